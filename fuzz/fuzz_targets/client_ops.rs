@@ -1,0 +1,1 @@
+#![no_main] libfuzzer_sys::fuzz_target!(|data: &[u8]| dnstcp::_fuzz::client_ops(data));

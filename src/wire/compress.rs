@@ -1,0 +1,85 @@
+//! Name compression for the builder with a fixed, caller-visible table (W8).
+//!
+//! Each entry remembers where a name (or name suffix) starts in the output, with
+//! its uncompressed length and label count for a cheap first check. Lookup is linear
+//! in the table size; the table never grows past [`CAPACITY`] entries, and no offset
+//! at or above [`MAX_COMPRESSION_OFFSET`] is ever remembered, because a pointer has
+//! 14 bits. Matching is byte-exact, so the case the caller wrote is preserved.
+
+use core::cell::Cell;
+
+use super::name::Name;
+
+/// Entries in the compression table.
+pub const COMPRESSION_CAPACITY: usize = 32;
+/// Pointers address the first 16 KiB of a message only.
+pub const MAX_COMPRESSION_OFFSET: usize = 0x4000;
+
+#[derive(Clone, Copy, Default, Debug)]
+struct Entry {
+    offset: u16,
+    wire_len: u8,
+    labels: u8,
+}
+
+/// The compression table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Compressor {
+    entries: [Entry; COMPRESSION_CAPACITY],
+    len: usize,
+}
+
+impl Compressor {
+    pub(crate) const fn new() -> Self {
+        Compressor {
+            entries: [Entry {
+                offset: 0,
+                wire_len: 0,
+                labels: 0,
+            }; COMPRESSION_CAPACITY],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Offset of a name already in `out` equal (byte-exact) to `name`.
+    pub(crate) fn find(&self, out: &[u8], name: &Name<'_>) -> Option<u16> {
+        let wl = u8::try_from(name.wire_len()).ok()?;
+        let lc = u8::try_from(name.label_count()).ok()?;
+        self.entries[..self.len].iter().find_map(|e| {
+            if e.wire_len != wl || e.labels != lc {
+                return None;
+            }
+            let budget = Cell::new(1024);
+            let (there, _) = Name::parse(out, usize::from(e.offset), &budget).ok()?;
+            there.labels().eq(name.labels()).then_some(e.offset)
+        })
+    }
+
+    /// Remembers that a name of this shape starts at `offset`.
+    pub(crate) fn remember(&mut self, offset: usize, name: &Name<'_>) {
+        if self.len >= COMPRESSION_CAPACITY || offset >= MAX_COMPRESSION_OFFSET || name.is_root() {
+            return;
+        }
+        let (Ok(wire_len), Ok(labels), Ok(offset)) = (
+            u8::try_from(name.wire_len()),
+            u8::try_from(name.label_count()),
+            u16::try_from(offset),
+        ) else {
+            return;
+        };
+        self.entries[self.len] = Entry {
+            offset,
+            wire_len,
+            labels,
+        };
+        self.len += 1;
+    }
+}

@@ -1,0 +1,489 @@
+//! A zero-copy view of a DNS message (RFC 1035 §4.1).
+//!
+//! [`Message::new`] checks only that a header is present; sections are read lazily as
+//! iterators of `Result<_, Error>` in wire order, fused after the first error.
+//! [`Message::check`] walks everything once and enforces the whole-message rules:
+//! OPT placement (E1) and trailing data (W6).
+
+use core::cell::Cell;
+use core::fmt;
+
+use super::edns::Opt;
+use super::header::Header;
+use super::name::Name;
+use super::reader::{u16_at, u32_at};
+use super::record::RData;
+use super::types::{Class, Opcode, Rcode, Rtype};
+use super::{BUDGET_BASE, BUDGET_PER_BYTE, Error, HEADER_LEN};
+
+/// The sections of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Section {
+    /// The question section.
+    Question,
+    /// The answer section.
+    Answer,
+    /// The authority section.
+    Authority,
+    /// The additional section.
+    Additional,
+}
+
+/// A message view over borrowed bytes.
+///
+/// It carries the per-message decompression budget (W7) in a `Cell`, so every name
+/// read through this view, in any section or RDATA, draws from one allowance.
+pub struct Message<'a> {
+    bytes: &'a [u8],
+    header: Header,
+    budget: Cell<u32>,
+}
+
+impl Clone for Message<'_> {
+    fn clone(&self) -> Self {
+        Message {
+            bytes: self.bytes,
+            header: self.header,
+            budget: Cell::new(self.budget.get()),
+        }
+    }
+}
+
+impl fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("len", &self.bytes.len())
+            .field("header", &self.header)
+            .finish()
+    }
+}
+
+/// A question entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Question<'a> {
+    /// QNAME.
+    pub name: Name<'a>,
+    /// QTYPE.
+    pub qtype: Rtype,
+    /// QCLASS.
+    pub qclass: Class,
+}
+
+impl Question<'_> {
+    /// Same question: name case-insensitively, type and class exactly (RFC 7766 §7).
+    #[must_use]
+    pub fn matches(&self, other: &Question<'_>) -> bool {
+        self.qtype == other.qtype
+            && self.qclass == other.qclass
+            && self.name.eq_ignore_case(&other.name)
+    }
+}
+
+impl fmt::Display for Question<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}\t{}\t{}", self.name, self.qclass, self.qtype)
+    }
+}
+
+/// A resource record view. Its RDATA is decoded on demand by [`Record::data`].
+#[derive(Clone, Copy)]
+pub struct Record<'m> {
+    msg: &'m [u8],
+    budget: &'m Cell<u32>,
+    section: Section,
+    owner: Name<'m>,
+    rtype: Rtype,
+    class: u16,
+    ttl: u32,
+    rdata_start: usize,
+    rdata_len: usize,
+}
+
+impl<'m> Record<'m> {
+    /// The section this record was read from.
+    #[must_use]
+    pub fn section(&self) -> Section {
+        self.section
+    }
+    /// Owner name.
+    #[must_use]
+    pub fn owner(&self) -> Name<'m> {
+        self.owner
+    }
+    /// TYPE.
+    #[must_use]
+    pub fn rtype(&self) -> Rtype {
+        self.rtype
+    }
+    /// CLASS (for OPT, the UDP payload size).
+    #[must_use]
+    pub fn class(&self) -> Class {
+        Class::from_int(self.class)
+    }
+    /// The raw CLASS field.
+    #[must_use]
+    pub fn raw_class(&self) -> u16 {
+        self.class
+    }
+    /// TTL (for OPT, the extended RCODE, version and flags).
+    #[must_use]
+    pub fn ttl(&self) -> u32 {
+        self.ttl
+    }
+    /// The raw RDATA bytes (names inside may be compressed).
+    #[must_use]
+    pub fn rdata(&self) -> &'m [u8] {
+        self.msg
+            .get(self.rdata_start..self.rdata_start + self.rdata_len)
+            .unwrap_or(&[])
+    }
+    /// Offset of the RDATA in the message.
+    #[must_use]
+    pub fn rdata_offset(&self) -> usize {
+        self.rdata_start
+    }
+    /// Decodes the RDATA, checking every length (W2, W5).
+    pub fn data(&self) -> Result<RData<'m>, Error> {
+        RData::parse(
+            self.msg,
+            self.rtype,
+            self.class,
+            self.ttl,
+            self.rdata_start,
+            self.rdata_len,
+            self.budget,
+        )
+    }
+}
+
+impl fmt::Debug for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Record({} {} {} {}, {} bytes)",
+            self.owner,
+            self.ttl,
+            self.class(),
+            self.rtype,
+            self.rdata_len
+        )
+    }
+}
+
+impl fmt::Display for Record<'_> {
+    /// Presentation format: owner, TTL, class, type, RDATA.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}\t{}\t{}\t{}\t",
+            self.owner,
+            self.ttl,
+            self.class(),
+            self.rtype
+        )?;
+        match self.data() {
+            Ok(d) => write!(f, "{d}"),
+            Err(e) => write!(f, "; malformed: {e}"),
+        }
+    }
+}
+
+/// What [`Message::check`] learned walking the whole message.
+#[derive(Clone, Copy, Debug)]
+pub struct Summary<'a> {
+    /// The first question, if any.
+    pub question: Option<Question<'a>>,
+    /// The OPT record, if any.
+    pub opt: Option<Opt<'a>>,
+    /// Offset just past the last record.
+    pub end: usize,
+}
+
+impl<'a> Message<'a> {
+    /// A view of `bytes`. Fails only when fewer than 12 bytes are given.
+    pub fn new(bytes: &'a [u8]) -> Result<Self, Error> {
+        let header = Header::from_slice(bytes).ok_or(Error::Truncated("header"))?;
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        let budget = Cell::new(BUDGET_BASE.saturating_add(len.saturating_mul(BUDGET_PER_BYTE)));
+        Ok(Message {
+            bytes,
+            header,
+            budget,
+        })
+    }
+
+    /// The message bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+    /// A copy of the header.
+    #[must_use]
+    pub fn header(&self) -> Header {
+        self.header
+    }
+    /// Message ID.
+    #[must_use]
+    pub fn id(&self) -> u16 {
+        self.header.id()
+    }
+    /// QR: true for a response.
+    #[must_use]
+    pub fn qr(&self) -> bool {
+        self.header.qr()
+    }
+    /// Opcode.
+    #[must_use]
+    pub fn opcode(&self) -> Opcode {
+        self.header.opcode()
+    }
+    /// AA.
+    #[must_use]
+    pub fn aa(&self) -> bool {
+        self.header.aa()
+    }
+    /// TC.
+    #[must_use]
+    pub fn tc(&self) -> bool {
+        self.header.tc()
+    }
+    /// RD.
+    #[must_use]
+    pub fn rd(&self) -> bool {
+        self.header.rd()
+    }
+    /// RA.
+    #[must_use]
+    pub fn ra(&self) -> bool {
+        self.header.ra()
+    }
+    /// AD.
+    #[must_use]
+    pub fn ad(&self) -> bool {
+        self.header.ad()
+    }
+    /// CD.
+    #[must_use]
+    pub fn cd(&self) -> bool {
+        self.header.cd()
+    }
+    /// The full response code: the header's four bits, extended by the OPT record's
+    /// upper eight bits when a valid OPT is present (RFC 6891 §6.1.3).
+    #[must_use]
+    pub fn rcode(&self) -> Rcode {
+        let low = u16::from(self.header.rcode_low());
+        match self.opt() {
+            Ok(Some(opt)) => Rcode::from_int((u16::from(opt.ext_rcode()) << 4) | low),
+            _ => Rcode::from_int(low),
+        }
+    }
+    /// Remaining decompression budget.
+    #[must_use]
+    pub fn budget_left(&self) -> u32 {
+        self.budget.get()
+    }
+
+    /// The questions.
+    #[must_use]
+    pub fn questions(&self) -> Questions<'_> {
+        Questions {
+            msg: self.bytes,
+            budget: &self.budget,
+            pos: HEADER_LEN,
+            left: self.header.qdcount(),
+        }
+    }
+
+    /// The first question, or `None` when QDCOUNT is 0.
+    pub fn first_question(&self) -> Result<Option<Question<'_>>, Error> {
+        self.questions().next().transpose()
+    }
+
+    /// Every record of the answer, authority and additional sections in wire order.
+    pub fn records(&self) -> Result<Records<'_>, Error> {
+        let mut q = self.questions();
+        for r in q.by_ref() {
+            r?;
+        }
+        Ok(Records {
+            msg: self.bytes,
+            budget: &self.budget,
+            pos: q.pos,
+            left: [
+                self.header.ancount(),
+                self.header.nscount(),
+                self.header.arcount(),
+            ],
+            section: 0,
+            only: None,
+        })
+    }
+
+    fn section(&self, s: Section) -> Result<Records<'_>, Error> {
+        let mut r = self.records()?;
+        let idx = match s {
+            Section::Question | Section::Answer => 0,
+            Section::Authority => 1,
+            Section::Additional => 2,
+        };
+        while r.section < idx {
+            r.next().transpose()?;
+        }
+        r.only = Some(idx);
+        Ok(r)
+    }
+
+    /// The answer section.
+    pub fn answers(&self) -> Result<Records<'_>, Error> {
+        self.section(Section::Answer)
+    }
+    /// The authority section.
+    pub fn authority(&self) -> Result<Records<'_>, Error> {
+        self.section(Section::Authority)
+    }
+    /// The additional section.
+    pub fn additional(&self) -> Result<Records<'_>, Error> {
+        self.section(Section::Additional)
+    }
+
+    /// The OPT record, with the placement rules of [`check`](Self::check) applied.
+    pub fn opt(&self) -> Result<Option<Opt<'_>>, Error> {
+        Ok(self.check_inner(false)?.opt)
+    }
+
+    /// Walks the whole message: every name, every RDATA of a known type, the OPT
+    /// rules (one at most, root owner, additional section only; E1) and trailing
+    /// bytes (W6). This is what a server runs before answering.
+    pub fn check(&self) -> Result<Summary<'_>, Error> {
+        self.check_inner(true)
+    }
+
+    fn check_inner(&self, full: bool) -> Result<Summary<'_>, Error> {
+        let question = self.first_question()?;
+        let mut opt = None;
+        let mut records = self.records()?;
+        for r in records.by_ref() {
+            let r = r?;
+            if r.rtype == Rtype::Opt {
+                if r.section != Section::Additional {
+                    return Err(Error::OptNotInAdditional);
+                }
+                if !r.owner.is_root() {
+                    return Err(Error::OptOwnerNotRoot);
+                }
+                if opt.is_some() {
+                    return Err(Error::DuplicateOpt);
+                }
+                let o = Opt::from_parts(r.class, r.ttl, r.rdata());
+                if full {
+                    o.check()?;
+                }
+                opt = Some(o);
+            } else if full {
+                r.data()?;
+            }
+        }
+        if full && records.pos != self.bytes.len() {
+            return Err(Error::TrailingData);
+        }
+        Ok(Summary {
+            question,
+            opt,
+            end: records.pos,
+        })
+    }
+}
+
+/// Iterator over the question section; fused after an error.
+pub struct Questions<'m> {
+    msg: &'m [u8],
+    budget: &'m Cell<u32>,
+    pos: usize,
+    left: u16,
+}
+
+impl<'m> Iterator for Questions<'m> {
+    type Item = Result<Question<'m>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let r = (|| {
+            let (name, p) = Name::parse(self.msg, self.pos, self.budget)?;
+            let qtype = u16_at(self.msg, p, "QTYPE")?;
+            let qclass = u16_at(self.msg, p + 2, "QCLASS")?;
+            self.pos = p + 4;
+            Ok(Question {
+                name,
+                qtype: Rtype::from_int(qtype),
+                qclass: Class::from_int(qclass),
+            })
+        })();
+        self.left = if r.is_ok() { self.left - 1 } else { 0 };
+        Some(r)
+    }
+}
+
+/// Iterator over resource records; fused after an error.
+pub struct Records<'m> {
+    msg: &'m [u8],
+    budget: &'m Cell<u32>,
+    pos: usize,
+    left: [u16; 3],
+    section: usize,
+    only: Option<usize>,
+}
+
+impl Records<'_> {
+    /// Offset just after the last record read.
+    #[must_use]
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+impl<'m> Iterator for Records<'m> {
+    type Item = Result<Record<'m>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.section < 3 && self.left[self.section] == 0 {
+            self.section += 1;
+        }
+        if self.section >= 3 || self.only.is_some_and(|o| o != self.section) {
+            return None;
+        }
+        let section = [Section::Answer, Section::Authority, Section::Additional][self.section];
+        let r = (|| {
+            let (owner, p) = Name::parse(self.msg, self.pos, self.budget)?;
+            let rtype = Rtype::from_int(u16_at(self.msg, p, "TYPE")?);
+            let class = u16_at(self.msg, p + 2, "CLASS")?;
+            let ttl = u32_at(self.msg, p + 4, "TTL")?;
+            let rdlen = usize::from(u16_at(self.msg, p + 8, "RDLENGTH")?);
+            let rdata_start = p + 10;
+            if rdata_start + rdlen > self.msg.len() {
+                return Err(Error::Truncated("RDATA"));
+            }
+            self.pos = rdata_start + rdlen;
+            Ok(Record {
+                msg: self.msg,
+                budget: self.budget,
+                section,
+                owner,
+                rtype,
+                class,
+                ttl,
+                rdata_start,
+                rdata_len: rdlen,
+            })
+        })();
+        match r {
+            Ok(_) => self.left[self.section] -= 1,
+            Err(_) => {
+                self.left = [0; 3];
+                self.section = 3;
+            }
+        }
+        Some(r)
+    }
+}

@@ -1,0 +1,629 @@
+//! Domain names: a validated, possibly compressed [`Name`] view and an owned,
+//! uncompressed [`NameBuf`].
+//!
+//! A [`Name`] is validated once when it is read (RFC 1035 §3.1, §4.1.4; CHECKLIST W1):
+//! labels of at most 63 octets, at most 255 octets in all, compression pointers that
+//! point strictly before the start of the label run that holds them (so loops are
+//! impossible by construction), never into the header, at most
+//! [`MAX_POINTER_HOPS`](super::MAX_POINTER_HOPS) of them, and every step charged to the
+//! message's decompression budget (W7). Afterwards, walking its labels cannot fail.
+
+use core::cell::Cell;
+use core::fmt;
+
+use super::reader::u8_at;
+use super::{Error, HEADER_LEN, MAX_POINTER_HOPS};
+
+/// Longest name in wire form, root label included.
+pub const MAX_NAME_LEN: usize = 255;
+/// Longest label.
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// A validated domain name inside some buffer, possibly using compression pointers.
+#[derive(Clone, Copy)]
+pub struct Name<'a> {
+    buf: &'a [u8],
+    start: usize,
+    wire_len: u8,
+    labels: u8,
+}
+
+/// Spends one unit of the decompression budget.
+pub(crate) fn spend(budget: &Cell<u32>) -> Result<(), Error> {
+    let left = budget.get();
+    if left == 0 {
+        return Err(Error::BudgetExceeded);
+    }
+    budget.set(left - 1);
+    Ok(())
+}
+
+impl<'a> Name<'a> {
+    /// Reads the name at `pos` in `msg`, charging `budget`. Returns the name and the
+    /// offset just after it at its original place (after the first pointer, or the
+    /// root label).
+    pub(crate) fn parse(
+        msg: &'a [u8],
+        pos: usize,
+        budget: &Cell<u32>,
+    ) -> Result<(Name<'a>, usize), Error> {
+        let mut p = pos;
+        let mut end: Option<usize> = None;
+        let mut len: usize = 1;
+        let mut labels: usize = 0;
+        let mut hops = 0usize;
+        let mut limit = pos;
+        loop {
+            spend(budget)?;
+            let b = u8_at(msg, p, "name")?;
+            match b & 0xC0 {
+                0x00 if b == 0 => {
+                    let after = end.unwrap_or(p + 1);
+                    let name = Name {
+                        buf: msg,
+                        start: pos,
+                        wire_len: u8::try_from(len).map_err(|_| Error::NameTooLong)?,
+                        labels: u8::try_from(labels).map_err(|_| Error::NameTooLong)?,
+                    };
+                    return Ok((name, after));
+                }
+                0x00 => {
+                    let l = usize::from(b);
+                    len += l + 1;
+                    if len > MAX_NAME_LEN {
+                        return Err(Error::NameTooLong);
+                    }
+                    if msg.len() < p + 1 + l {
+                        return Err(Error::Truncated("label"));
+                    }
+                    labels += 1;
+                    p += 1 + l;
+                }
+                0xC0 => {
+                    let lo = u8_at(msg, p + 1, "compression pointer")?;
+                    let target = usize::from(u16::from_be_bytes([b & 0x3F, lo]));
+                    if end.is_none() {
+                        end = Some(p + 2);
+                    }
+                    hops += 1;
+                    if hops > MAX_POINTER_HOPS {
+                        return Err(Error::TooManyHops);
+                    }
+                    if target < HEADER_LEN {
+                        return Err(Error::PointerIntoHeader);
+                    }
+                    if target >= limit {
+                        return Err(Error::PointerForward);
+                    }
+                    limit = target;
+                    p = target;
+                }
+                _ => return Err(Error::ReservedLabelType),
+            }
+        }
+    }
+
+    /// Validates an uncompressed name at the start of `bytes` (no pointers allowed).
+    /// Returns the name and its length in `bytes`.
+    pub fn from_wire(bytes: &'a [u8]) -> Result<(Name<'a>, usize), Error> {
+        // 256 steps cover any legal uncompressed name.
+        let budget = Cell::new(MAX_NAME_LEN as u32 + 1);
+        let (name, end) = Self::parse(bytes, 0, &budget)?;
+        Ok((name, end))
+    }
+
+    /// The root name.
+    #[must_use]
+    pub const fn root() -> Name<'static> {
+        Name {
+            buf: &[0],
+            start: 0,
+            wire_len: 1,
+            labels: 0,
+        }
+    }
+
+    /// Length of the name in uncompressed wire form, root label included (1..=255).
+    #[must_use]
+    pub fn wire_len(&self) -> usize {
+        usize::from(self.wire_len)
+    }
+
+    /// Number of labels, not counting the root.
+    #[must_use]
+    pub fn label_count(&self) -> usize {
+        usize::from(self.labels)
+    }
+
+    /// Whether this is the root name.
+    #[must_use]
+    pub fn is_root(&self) -> bool {
+        self.labels == 0
+    }
+
+    /// The labels from the leftmost, without the root.
+    #[must_use]
+    pub fn labels(&self) -> Labels<'a> {
+        Labels {
+            buf: self.buf,
+            pos: self.start,
+            left: self.labels,
+        }
+    }
+
+    /// This name without its first `n` labels (the root for `n >= label_count`).
+    #[must_use]
+    pub fn suffix(&self, n: usize) -> Name<'a> {
+        let mut it = self.labels();
+        let mut len = self.wire_len();
+        for _ in 0..n {
+            match it.next() {
+                Some(l) => len -= l.len() + 1,
+                None => return Name::root(),
+            }
+        }
+        match it.position() {
+            Some(pos) => Name {
+                buf: self.buf,
+                start: pos,
+                wire_len: u8::try_from(len).unwrap_or(1),
+                labels: it.left,
+            },
+            None => Name::root(),
+        }
+    }
+
+    /// ASCII case-insensitive equality (RFC 4343).
+    #[must_use]
+    pub fn eq_ignore_case(&self, other: &Name<'_>) -> bool {
+        if self.wire_len != other.wire_len || self.labels != other.labels {
+            return false;
+        }
+        self.labels()
+            .zip(other.labels())
+            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+    }
+
+    /// Whether `self` equals `zone` or lies below it (case-insensitive).
+    #[must_use]
+    pub fn ends_with(&self, zone: &Name<'_>) -> bool {
+        if zone.labels > self.labels {
+            return false;
+        }
+        self.suffix(usize::from(self.labels - zone.labels))
+            .eq_ignore_case(zone)
+    }
+
+    /// Writes the uncompressed wire form into `out`; returns the length, or `None`
+    /// when `out` is too small.
+    pub fn write_uncompressed(&self, out: &mut [u8]) -> Option<usize> {
+        let n = self.wire_len();
+        let dst = out.get_mut(..n)?;
+        let mut i = 0;
+        for l in self.labels() {
+            *dst.get_mut(i)? = l.len() as u8;
+            dst.get_mut(i + 1..i + 1 + l.len())?.copy_from_slice(l);
+            i += 1 + l.len();
+        }
+        *dst.get_mut(i)? = 0;
+        Some(n)
+    }
+
+    /// An owned, uncompressed copy.
+    #[must_use]
+    pub fn to_buf(&self) -> NameBuf {
+        let mut b = NameBuf::root();
+        if let Some(n) = self.write_uncompressed(&mut b.bytes) {
+            b.len = n as u8;
+            b.labels = self.labels;
+        }
+        b
+    }
+}
+
+impl PartialEq for Name<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.eq_ignore_case(other)
+    }
+}
+impl Eq for Name<'_> {}
+
+/// Iterator over the labels of a [`Name`], leftmost first.
+#[derive(Clone, Debug)]
+pub struct Labels<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    left: u8,
+}
+
+impl<'a> Labels<'a> {
+    /// Offset of the next label's length byte, after following pointers.
+    fn position(&mut self) -> Option<usize> {
+        for _ in 0..=MAX_POINTER_HOPS {
+            let b = *self.buf.get(self.pos)?;
+            if b & 0xC0 == 0xC0 {
+                let lo = *self.buf.get(self.pos + 1)?;
+                self.pos = usize::from(u16::from_be_bytes([b & 0x3F, lo]));
+            } else {
+                return Some(self.pos);
+            }
+        }
+        None
+    }
+}
+
+impl<'a> Iterator for Labels<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        let p = self.position()?;
+        let l = usize::from(*self.buf.get(p)?);
+        let label = self.buf.get(p + 1..p + 1 + l)?;
+        self.pos = p + 1 + l;
+        self.left -= 1;
+        Some(label)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(usize::from(self.left)))
+    }
+}
+
+/// Writes one label in presentation format, escaping as RFC 1035 §5.1 allows.
+pub(crate) fn fmt_label(label: &[u8], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for &c in label {
+        match c {
+            b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => write!(f, "\\{}", c as char)?,
+            0x21..=0x7E => write!(f, "{}", c as char)?,
+            _ => write!(f, "\\{c:03}")?,
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_root() {
+            return f.write_str(".");
+        }
+        for l in self.labels() {
+            fmt_label(l, f)?;
+            f.write_str(".")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Name({self})")
+    }
+}
+
+/// An owned, uncompressed name in a fixed 255-byte array (no allocation).
+#[derive(Clone, Copy)]
+pub struct NameBuf {
+    bytes: [u8; MAX_NAME_LEN],
+    len: u8,
+    labels: u8,
+}
+
+impl NameBuf {
+    /// The root name.
+    #[must_use]
+    pub const fn root() -> Self {
+        NameBuf {
+            bytes: [0; MAX_NAME_LEN],
+            len: 1,
+            labels: 0,
+        }
+    }
+
+    /// Parses a name in presentation format (`www.example.test`, with or without the
+    /// trailing dot; `\.` and `\DDD` escapes). Every name is taken as absolute.
+    pub fn from_presentation(s: &str) -> Result<Self, Error> {
+        let mut out = NameBuf::root();
+        if s == "." || s.is_empty() {
+            return Ok(out);
+        }
+        let src = s.as_bytes();
+        let mut i = 0;
+        let mut w = 0usize; // position of the current label's length byte
+        let mut label_len = 0usize;
+        let mut labels = 0u8;
+        let put = |out: &mut NameBuf, at: usize, b: u8| -> Result<(), Error> {
+            *out.bytes.get_mut(at).ok_or(Error::NameTooLong)? = b;
+            Ok(())
+        };
+        while i < src.len() {
+            let c = src[i];
+            if c == b'.' {
+                if label_len == 0 {
+                    return Err(Error::BadPresentation("empty label"));
+                }
+                put(&mut out, w, label_len as u8)?;
+                w += 1 + label_len;
+                label_len = 0;
+                labels = labels.saturating_add(1);
+                i += 1;
+                continue;
+            }
+            let byte = if c == b'\\' {
+                let d = src.get(i + 1..i + 4);
+                match d {
+                    Some(d) if d.iter().all(u8::is_ascii_digit) => {
+                        let v = u16::from(d[0] - b'0') * 100
+                            + u16::from(d[1] - b'0') * 10
+                            + u16::from(d[2] - b'0');
+                        i += 4;
+                        u8::try_from(v).map_err(|_| Error::BadPresentation("escape above 255"))?
+                    }
+                    _ => {
+                        let e = *src
+                            .get(i + 1)
+                            .ok_or(Error::BadPresentation("dangling escape"))?;
+                        if e.is_ascii_digit() {
+                            return Err(Error::BadPresentation("short \\DDD escape"));
+                        }
+                        i += 2;
+                        e
+                    }
+                }
+            } else {
+                i += 1;
+                c
+            };
+            label_len += 1;
+            if label_len > MAX_LABEL_LEN {
+                return Err(Error::LabelTooLong);
+            }
+            put(&mut out, w + label_len, byte)?;
+        }
+        if label_len > 0 {
+            put(&mut out, w, label_len as u8)?;
+            w += 1 + label_len;
+            labels = labels.saturating_add(1);
+        }
+        put(&mut out, w, 0)?;
+        out.len = u8::try_from(w + 1).map_err(|_| Error::NameTooLong)?;
+        out.labels = labels;
+        Ok(out)
+    }
+
+    /// The uncompressed wire form.
+    #[must_use]
+    pub fn as_wire(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+
+    /// A [`Name`] view of this buffer.
+    #[must_use]
+    pub fn as_name(&self) -> Name<'_> {
+        Name {
+            buf: self.as_wire(),
+            start: 0,
+            wire_len: self.len,
+            labels: self.labels,
+        }
+    }
+}
+
+impl PartialEq for NameBuf {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_name().eq_ignore_case(&other.as_name())
+    }
+}
+impl Eq for NameBuf {}
+
+impl fmt::Display for NameBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.as_name(), f)
+    }
+}
+
+impl fmt::Debug for NameBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NameBuf({})", self.as_name())
+    }
+}
+
+impl core::str::FromStr for NameBuf {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::from_presentation(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::string::ToString;
+
+    fn budget() -> Cell<u32> {
+        Cell::new(10_000)
+    }
+
+    fn msg_with(tail: &[u8]) -> [u8; 64] {
+        let mut m = [0u8; 64];
+        m[12..12 + tail.len()].copy_from_slice(tail);
+        m
+    }
+
+    #[test]
+    fn w1_plain_and_compressed() {
+        // 12: 3www7example4test0   then at 30: 4mail + ptr->16 (example.test)
+        let mut m = msg_with(b"\x03www\x07example\x04test\x00\x04mail\xC0\x10");
+        m[0] = 0;
+        let b = budget();
+        let (n, end) = Name::parse(&m, 12, &b).unwrap();
+        assert_eq!(end, 30);
+        assert_eq!(n.to_string(), "www.example.test.");
+        let (n2, end2) = Name::parse(&m, 30, &b).unwrap();
+        assert_eq!(end2, 37);
+        assert_eq!(n2.to_string(), "mail.example.test.");
+        assert_eq!(n2.label_count(), 3);
+        assert_eq!(n2.wire_len(), 19);
+        assert!(n2.ends_with(&n.suffix(1)));
+        assert!(!n2.ends_with(&n));
+        let nb = NameBuf::from_presentation("MAIL.Example.TEST").unwrap();
+        assert!(nb.as_name().eq_ignore_case(&n2));
+        assert_eq!(n2.to_buf(), nb);
+    }
+
+    #[test]
+    fn w1_pointer_loops_rejected() {
+        // self pointer at 12
+        let m = msg_with(b"\xC0\x0C");
+        assert_eq!(
+            Name::parse(&m, 12, &budget()).unwrap_err(),
+            Error::PointerForward
+        );
+        // two-cycle: 12 -> 14, 14 -> 12
+        let m = msg_with(b"\xC0\x0E\xC0\x0C");
+        assert_eq!(
+            Name::parse(&m, 12, &budget()).unwrap_err(),
+            Error::PointerForward
+        );
+        assert_eq!(
+            Name::parse(&m, 14, &budget()).unwrap_err(),
+            Error::PointerForward
+        );
+        // forward pointer
+        let m = msg_with(b"\xC0\x20");
+        assert_eq!(
+            Name::parse(&m, 12, &budget()).unwrap_err(),
+            Error::PointerForward
+        );
+        // label then pointer back to its own label start
+        let m = msg_with(b"\x01a\xC0\x0C");
+        assert_eq!(
+            Name::parse(&m, 12, &budget()).unwrap_err(),
+            Error::PointerForward
+        );
+        // into the header
+        let m = msg_with(b"\x01a\xC0\x02");
+        assert_eq!(
+            Name::parse(&m, 12, &budget()).unwrap_err(),
+            Error::PointerIntoHeader
+        );
+        // past the end
+        let m = [0u8; 13];
+        assert_eq!(
+            Name::parse(&m, 13, &budget()).unwrap_err(),
+            Error::Truncated("name")
+        );
+    }
+
+    #[test]
+    fn w1_limits() {
+        let mut long = [0u8; 80];
+        long[12] = 64;
+        assert_eq!(
+            Name::parse(&long, 12, &budget()).unwrap_err(),
+            Error::ReservedLabelType
+        );
+        long[12] = 0x40;
+        assert_eq!(
+            Name::parse(&long, 12, &budget()).unwrap_err(),
+            Error::ReservedLabelType
+        );
+        long[12] = 0x80;
+        assert_eq!(
+            Name::parse(&long, 12, &budget()).unwrap_err(),
+            Error::ReservedLabelType
+        );
+        // 63 is fine
+        let mut ok = [b'a'; 80];
+        ok[12] = 63;
+        ok[76] = 0;
+        assert_eq!(Name::parse(&ok, 12, &budget()).unwrap().0.wire_len(), 65);
+        assert_eq!(
+            NameBuf::from_presentation(&"a".repeat(64)).unwrap_err(),
+            Error::LabelTooLong
+        );
+        // 4 * 63-byte labels = 256 > 255
+        let s = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(63),
+        ]
+        .join(".");
+        assert_eq!(
+            NameBuf::from_presentation(&s).unwrap_err(),
+            Error::NameTooLong
+        );
+        let s = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(61),
+        ]
+        .join(".");
+        assert_eq!(NameBuf::from_presentation(&s).unwrap().as_wire().len(), 255);
+    }
+
+    #[test]
+    fn w1_256_octets_via_pointers() {
+        // Four names each adding a 63-byte label before a pointer to the previous one.
+        let mut m = [0u8; 400];
+        let mut pos = 12;
+        m[pos] = 0;
+        let mut prev = pos;
+        pos += 1;
+        for i in 0..4 {
+            let start = pos;
+            m[pos] = 63;
+            m[pos + 1..pos + 64].fill(b'a' + i);
+            m[pos + 64] = 0xC0 | (prev >> 8) as u8;
+            m[pos + 65] = prev as u8;
+            prev = start;
+            pos += 66;
+        }
+        let b = budget();
+        // three labels: 3*64 + 1 = 193 fine; four: 257 too long
+        assert!(Name::parse(&m, 13 + 2 * 66, &b).is_ok());
+        assert_eq!(Name::parse(&m, prev, &b).unwrap_err(), Error::NameTooLong);
+    }
+
+    #[test]
+    fn w7_budget_and_hops() {
+        // a chain of 100 pointers each to the previous one
+        let mut m = [0u8; 256];
+        m[12] = 0;
+        for i in 0..100 {
+            let at = 13 + 2 * i;
+            let target = if i == 0 { 12 } else { at - 2 };
+            m[at] = 0xC0;
+            m[at + 1] = target as u8;
+        }
+        assert_eq!(
+            Name::parse(&m, 13 + 2 * 99, &budget()).unwrap_err(),
+            Error::TooManyHops
+        );
+        assert!(Name::parse(&m, 13 + 2 * 40, &budget()).is_ok());
+        let b = Cell::new(10);
+        assert_eq!(
+            Name::parse(&m, 13 + 2 * 40, &b).unwrap_err(),
+            Error::BudgetExceeded
+        );
+    }
+
+    #[test]
+    fn display_escapes() {
+        let n = NameBuf::from_presentation("a\\.b.c\\\\d.\\000x").unwrap();
+        assert_eq!(n.as_name().label_count(), 3);
+        assert_eq!(n.to_string(), "a\\.b.c\\\\d.\\000x.");
+        assert_eq!(NameBuf::root().to_string(), ".");
+        assert_eq!(
+            NameBuf::from_presentation("a..b").unwrap_err(),
+            Error::BadPresentation("empty label")
+        );
+        assert!(NameBuf::from_presentation("\\256").is_err());
+        assert_eq!(Name::root().to_string(), ".");
+    }
+}

@@ -1,0 +1,1 @@
+//! Tests: fuzz_replay.
