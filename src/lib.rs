@@ -42,8 +42,10 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod buffer;
 pub mod client;
 pub mod frame;
+pub mod intent;
 pub mod server;
 pub mod time;
 pub mod timer;
