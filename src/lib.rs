@@ -46,6 +46,7 @@ mod buffer;
 pub mod client;
 pub mod frame;
 pub mod intent;
+pub mod machine;
 pub mod server;
 pub mod time;
 pub mod timer;
