@@ -3,5 +3,8 @@
 //!
 //! - [`sys`]: TCP Fast Open and `SO_REUSEPORT` socket options (the crate's only
 //!   `unsafe`, Linux, with clean fallback).
+//! - [`poll`]: a readiness-driven [`poll::Driver`] for any non-blocking
+//!   `Read + Write` stream (mio, or a hand-written loop).
 
+pub mod poll;
 pub mod sys;
