@@ -109,6 +109,38 @@ mod linux {
         fn bind(fd: c_int, addr: *const u8, len: u32) -> c_int;
         fn listen(fd: c_int, backlog: c_int) -> c_int;
         fn connect(fd: c_int, addr: *const u8, len: u32) -> c_int;
+        fn poll(fds: *mut PollFd, nfds: u64, timeout: c_int) -> c_int;
+    }
+
+    #[repr(C)]
+    pub(super) struct PollFd {
+        pub(super) fd: c_int,
+        pub(super) events: i16,
+        pub(super) revents: i16,
+    }
+
+    pub(super) const POLLIN: i16 = 0x1;
+    pub(super) const POLLOUT: i16 = 0x4;
+    pub(super) const POLLERR: i16 = 0x8;
+    pub(super) const POLLHUP: i16 = 0x10;
+
+    /// poll(2) on one descriptor; returns `revents`.
+    pub(super) fn poll_one(fd: RawFd, events: i16, timeout_ms: c_int) -> io::Result<i16> {
+        let mut p = PollFd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: `p` is a live, correctly laid out pollfd and nfds is 1.
+        let rc = unsafe { poll(&mut p, 1, timeout_ms) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(0);
+            }
+            return Err(e);
+        }
+        Ok(p.revents)
     }
 
     fn check(rc: c_int) -> io::Result<c_int> {
@@ -267,6 +299,62 @@ pub fn connect(
         OptionOutcome::NotRequested
     };
     Ok(Connected { stream, fast_open })
+}
+
+/// Readiness reported by [`wait`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Readiness {
+    /// Readable (data, EOF, or an error to collect by reading).
+    pub readable: bool,
+    /// Writable.
+    pub writable: bool,
+}
+
+/// Waits until `stream` is readable (if `read`) or writable (if `write`), or until
+/// `timeout` passes (`None` = forever). A timeout returns no readiness. On platforms
+/// without `poll(2)` this sleeps at most 1 ms and reports both as ready, which the
+/// non-blocking I/O that follows turns into `WouldBlock` where they were not.
+pub fn wait(
+    stream: &TcpStream,
+    read: bool,
+    write: bool,
+    timeout: Option<Duration>,
+) -> io::Result<Readiness> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let mut events = 0;
+        if read {
+            events |= linux::POLLIN;
+        }
+        if write {
+            events |= linux::POLLOUT;
+        }
+        let ms = match timeout {
+            None => -1,
+            // Round up so a 0.4 ms wait does not spin.
+            Some(t) => i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX),
+        };
+        let rev = linux::poll_one(stream.as_raw_fd(), events, ms)?;
+        let broken = rev & (linux::POLLERR | linux::POLLHUP) != 0;
+        Ok(Readiness {
+            readable: read && (rev & linux::POLLIN != 0 || broken),
+            writable: write && (rev & linux::POLLOUT != 0 || broken),
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = stream;
+        std::thread::sleep(
+            timeout
+                .unwrap_or(Duration::from_millis(1))
+                .min(Duration::from_millis(1)),
+        );
+        Ok(Readiness {
+            readable: read,
+            writable: write,
+        })
+    }
 }
 
 #[cfg(target_os = "linux")]
