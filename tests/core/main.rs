@@ -11,5 +11,6 @@ mod crosscheck;
 mod frame;
 mod fuzz_replay;
 mod server;
+mod sys;
 mod wire;
 mod zone;
