@@ -326,7 +326,16 @@ impl<'a> Message<'a> {
             Section::Authority => 1,
             Section::Additional => 2,
         };
-        while r.section < idx {
+        // Skip whole earlier sections only: `next` moves on to a later section by
+        // itself, so stepping until `section == idx` would eat that section's first
+        // record.
+        loop {
+            while r.section < 3 && r.left[r.section] == 0 {
+                r.section += 1;
+            }
+            if r.section >= idx {
+                break;
+            }
             r.next().transpose()?;
         }
         r.only = Some(idx);

@@ -334,8 +334,8 @@ impl Zone {
             zone.keys.extend_from_slice(key);
             let r0 = zone.rrs.len();
             let first = &records[keyed[i].1];
-            let mut has_cname = false;
-            let mut has_other = false;
+            let mut cname_line = None;
+            let mut other_line = None;
             for (_, idx) in &keyed[i..j] {
                 let r = &records[*idx];
                 // RRsets are sets (RFC 2181 §5): drop exact duplicates.
@@ -346,15 +346,16 @@ impl Zone {
                     continue;
                 }
                 if r.rtype == Rtype::Cname {
-                    if has_cname {
+                    if cname_line.is_some() {
                         return Err(err(r.line, format!("more than one CNAME at {}", r.owner)));
                     }
-                    has_cname = true;
+                    cname_line = Some(r.line);
                 } else {
-                    has_other = true;
+                    other_line.get_or_insert(r.line);
                 }
-                if has_cname && has_other {
-                    return Err(err(r.line, format!("CNAME and other data at {}", r.owner)));
+                if let (Some(c), Some(o)) = (cname_line, other_line) {
+                    let msg = format!("CNAME and other data at {}", r.owner);
+                    return Err(err(c.max(o), msg));
                 }
                 let d0 = zone.data.len();
                 zone.data.extend_from_slice(&r.data);
