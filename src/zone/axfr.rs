@@ -71,7 +71,10 @@ impl Zone {
                 state.done = true;
                 return None;
             }
-            Preflight::Query { qname, qtype } if qtype == Rtype::Axfr => {
+            Preflight::Query {
+                qname,
+                qtype: Rtype::Axfr,
+            } => {
                 if !qname.eq_ignore_case(&self.origin.as_name()) {
                     state.done = true;
                     state.messages += 1;
@@ -110,8 +113,7 @@ impl Zone {
             let rr = self.axfr_rr(state.next);
             let node = self.nodes.partition_point(|n| n.rrs.end <= rr);
             let owner = self.nodes[node].name;
-            if b
-                .answer(&owner.as_name(), self.rrs[rr].ttl, &self.rdata(rr))
+            if b.answer(&owner.as_name(), self.rrs[rr].ttl, &self.rdata(rr))
                 .is_err()
             {
                 break;

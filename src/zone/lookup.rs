@@ -259,7 +259,13 @@ impl Zone {
         b.header_mut().set_aa(false);
         let owner = self.nodes[cut].name;
         let mut targets = Targets::new();
-        self.push_set(b, Section::Authority, &owner.as_name(), self.rrset(cut, Rtype::Ns), &mut targets)?;
+        self.push_set(
+            b,
+            Section::Authority,
+            &owner.as_name(),
+            self.rrset(cut, Rtype::Ns),
+            &mut targets,
+        )?;
         self.push_additional(b, &targets, true)?;
         Ok(Rcode::NoError)
     }

@@ -12,7 +12,7 @@
 //! let zone = Zone::parse(
 //!     "$ORIGIN example.test.\n$TTL 300\n\
 //!      @ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
-//!        IN NS ns1\n\
+//!      @ IN NS ns1\n\
 //!      ns1 IN A 192.0.2.53\n\
 //!      www IN A 192.0.2.80\n",
 //!     "inline.zone",
@@ -45,8 +45,8 @@
 use core::cell::Cell;
 use core::fmt;
 use core::ops::Range;
-use std::path::Path;
 use std::format;
+use std::path::Path;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
@@ -311,7 +311,12 @@ impl Zone {
         // Stable: by key, then type, then file order.
         keyed.sort_by(|a, b| {
             a.0.cmp(&b.0)
-                .then(records[a.1].rtype.to_int().cmp(&records[b.1].rtype.to_int()))
+                .then(
+                    records[a.1]
+                        .rtype
+                        .to_int()
+                        .cmp(&records[b.1].rtype.to_int()),
+                )
                 .then(a.1.cmp(&b.1))
         });
         let mut zone = Zone {
@@ -339,9 +344,9 @@ impl Zone {
             for (_, idx) in &keyed[i..j] {
                 let r = &records[*idx];
                 // RRsets are sets (RFC 2181 §5): drop exact duplicates.
-                let dup = zone.rrs[r0..].iter().any(|x| {
-                    x.rtype == r.rtype && zone.data[x.data.clone()] == r.data[..]
-                });
+                let dup = zone.rrs[r0..]
+                    .iter()
+                    .any(|x| x.rtype == r.rtype && zone.data[x.data.clone()] == r.data[..]);
                 if dup {
                     continue;
                 }
@@ -394,4 +399,3 @@ fn name_error(e: Error) -> String {
         other => other.to_string(),
     }
 }
-

@@ -147,7 +147,9 @@ fn is_absolute(s: &str) -> bool {
     let mut last_dot = false;
     while i < b.len() {
         if b[i] == b'\\' {
-            let digits = b.get(i + 1..i + 4).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+            let digits = b
+                .get(i + 1..i + 4)
+                .is_some_and(|d| d.iter().all(u8::is_ascii_digit));
             i += if digits { 4 } else { 2 };
             last_dot = false;
         } else {
@@ -261,12 +263,11 @@ struct Fields<'e, 't> {
 
 impl<'t> Fields<'_, 't> {
     fn next(&mut self, what: &str) -> Result<Token<'t>, Fail> {
-        let t = self.toks.get(self.pos).copied().ok_or_else(|| {
-            (
-                self.line,
-                format!("{} record: missing {what}", self.rtype),
-            )
-        })?;
+        let t = self
+            .toks
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| (self.line, format!("{} record: missing {what}", self.rtype)))?;
         self.pos += 1;
         Ok(t)
     }
@@ -289,7 +290,12 @@ impl<'t> Fields<'_, 't> {
         parse_ttl(t.text).ok_or_else(|| (t.line, format!("bad {what} \"{}\"", t.text)))
     }
 
-    fn name(&mut self, what: &str, origin: Option<&NameBuf>, out: &mut Vec<u8>) -> Result<(), Fail> {
+    fn name(
+        &mut self,
+        what: &str,
+        origin: Option<&NameBuf>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
         let t = self.next(what)?;
         out.extend_from_slice(parse_name(&t, origin)?.as_wire());
         Ok(())
@@ -300,7 +306,10 @@ impl<'t> Fields<'_, 't> {
             None => Ok(()),
             Some(t) => Err((
                 t.line,
-                format!("{} record: unexpected \"{}\" after the RDATA", self.rtype, t.text),
+                format!(
+                    "{} record: unexpected \"{}\" after the RDATA",
+                    self.rtype, t.text
+                ),
             )),
         }
     }
@@ -314,7 +323,7 @@ fn generic_rdata(f: &mut Fields<'_, '_>) -> Result<Vec<u8>, Fail> {
     while f.left() > 0 {
         hex.push_str(f.next("hex")?.text);
     }
-    if hex.len() % 2 != 0 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
         return Err((line, format!("bad hex RDATA \"{hex}\"")));
     }
     let data: Vec<u8> = (0..hex.len() / 2)
@@ -331,7 +340,10 @@ fn generic_rdata(f: &mut Fields<'_, '_>) -> Result<Vec<u8>, Fail> {
 
 fn rdata(f: &mut Fields<'_, '_>, origin: Option<&NameBuf>) -> Result<Vec<u8>, Fail> {
     let mut out = Vec::new();
-    if f.toks.get(f.pos).is_some_and(|t| !t.quoted && t.text == "\\#") {
+    if f.toks
+        .get(f.pos)
+        .is_some_and(|t| !t.quoted && t.text == "\\#")
+    {
         f.pos += 1;
         let data = generic_rdata(f)?;
         // A known type in generic form must still be valid RDATA for that type.
@@ -453,8 +465,7 @@ fn read_records(text: &str, origin: Option<&str>) -> Result<Vec<Pending>, Fail> 
                 "$INCLUDE" => {
                     return Err((
                         line,
-                        "$INCLUDE is not supported: put the included records in this file"
-                            .into(),
+                        "$INCLUDE is not supported: put the included records in this file".into(),
                     ));
                 }
                 other => return Err((line, format!("unknown directive {other}"))),

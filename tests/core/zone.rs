@@ -11,8 +11,8 @@ use crate::common::alloc::assert_no_alloc;
 fn zone() -> &'static Zone {
     static ZONE: OnceLock<Zone> = OnceLock::new();
     ZONE.get_or_init(|| {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/zones/example.test.zone");
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/zones/example.test.zone");
         Zone::from_file(&path, Some("example.test.")).unwrap_or_else(|e| panic!("{e}"))
     })
 }
@@ -118,7 +118,10 @@ fn soa_neg(msg: &Message<'_>) {
     assert_eq!(auth.len(), 1, "{auth:?}");
     assert_eq!(auth[0].0, "example.test.");
     assert_eq!(auth[0].1, Rtype::Soa);
-    assert_eq!(auth[0].2, 300, "negative TTL = min(SOA TTL 3600, MINIMUM 300)");
+    assert_eq!(
+        auth[0].2, 300,
+        "negative TTL = min(SOA TTL 3600, MINIMUM 300)"
+    );
 }
 
 // ---- the bundled zone, per type ---------------------------------------------------
@@ -140,10 +143,16 @@ fn zone_a_and_aaaa() {
     let r = ask(Q::new("www.example.test", Rtype::A));
     let m = Message::new(&r).unwrap();
     check_header(&m, Rcode::NoError, true);
-    assert_eq!(m.first_question().unwrap().unwrap().name.to_string(), "www.example.test.");
+    assert_eq!(
+        m.first_question().unwrap().unwrap().name.to_string(),
+        "www.example.test."
+    );
     let ans = rows(&m, "answer");
     assert_eq!(data_of(&ans, Rtype::A), ["192.0.2.80", "192.0.2.81"]);
-    assert!(ans.iter().all(|r| r.0 == "www.example.test." && r.2 == 3600));
+    assert!(
+        ans.iter()
+            .all(|r| r.0 == "www.example.test." && r.2 == 3600)
+    );
     assert!(rows(&m, "authority").is_empty());
 
     let r = ask(Q::new("WWW.Example.TEST", Rtype::Aaaa));
@@ -157,7 +166,15 @@ fn zone_a_and_aaaa() {
     assert_eq!(ans[0].2, 7200);
     let r = ask(Q::new("mail2.example.test", Rtype::Aaaa));
     let ans = rows(&Message::new(&r).unwrap(), "answer");
-    assert_eq!(ans, [("mail2.example.test.".into(), Rtype::Aaaa, 3600, "2001:db8:1::25".into())]);
+    assert_eq!(
+        ans,
+        [(
+            "mail2.example.test.".into(),
+            Rtype::Aaaa,
+            3600,
+            "2001:db8:1::25".into()
+        )]
+    );
     let r = ask(Q::new("ftp.example.test", Rtype::A));
     assert_eq!(rows(&Message::new(&r).unwrap(), "answer").len(), 1);
 }
@@ -182,7 +199,10 @@ fn zone_soa_ns_mx_txt_at_apex() {
     );
     let add = rows(&m, "additional");
     assert_eq!(data_of(&add, Rtype::A), ["192.0.2.53", "198.51.100.53"]);
-    assert_eq!(data_of(&add, Rtype::Aaaa), ["2001:db8:1::53", "2001:db8::53"]);
+    assert_eq!(
+        data_of(&add, Rtype::Aaaa),
+        ["2001:db8:1::53", "2001:db8::53"]
+    );
 
     let r = ask(Q::new("example.test", Rtype::Mx));
     let m = Message::new(&r).unwrap();
@@ -197,7 +217,10 @@ fn zone_soa_ns_mx_txt_at_apex() {
 
     let r = ask(Q::new("example.test", Rtype::Txt));
     let m = Message::new(&r).unwrap();
-    assert_eq!(data_of(&rows(&m, "answer"), Rtype::Txt), ["\"v=spf1 mx -all\""]);
+    assert_eq!(
+        data_of(&rows(&m, "answer"), Rtype::Txt),
+        ["\"v=spf1 mx -all\""]
+    );
 }
 
 #[test]
@@ -207,7 +230,10 @@ fn zone_srv_ptr_generic() {
     check_header(&m, Rcode::NoError, true);
     assert_eq!(
         data_of(&rows(&m, "answer"), Rtype::Srv),
-        ["10 60 5060 sip1.example.test.", "20 40 5060 sip2.example.test."]
+        [
+            "10 60 5060 sip1.example.test.",
+            "20 40 5060 sip2.example.test."
+        ]
     );
     assert_eq!(
         data_of(&rows(&m, "additional"), Rtype::A),
@@ -216,7 +242,10 @@ fn zone_srv_ptr_generic() {
 
     let r = ask(Q::new("1.2.0.192.in-addr.example.test", Rtype::Ptr));
     let m = Message::new(&r).unwrap();
-    assert_eq!(data_of(&rows(&m, "answer"), Rtype::Ptr), ["www.example.test."]);
+    assert_eq!(
+        data_of(&rows(&m, "answer"), Rtype::Ptr),
+        ["www.example.test."]
+    );
 
     let r = ask(Q::new("generic.example.test", Rtype::Unknown(65280)));
     let m = Message::new(&r).unwrap();
@@ -256,7 +285,11 @@ fn zone_nodata_with_soa() {
 
 #[test]
 fn zone_empty_non_terminal_is_nodata() {
-    for name in ["b.ent.example.test", "ent.example.test", "wild.example.test"] {
+    for name in [
+        "b.ent.example.test",
+        "ent.example.test",
+        "wild.example.test",
+    ] {
         let r = ask(Q::new(name, Rtype::A));
         let m = Message::new(&r).unwrap();
         check_header(&m, Rcode::NoError, true);
@@ -279,7 +312,12 @@ fn zone_cname_chain_followed() {
     assert_eq!(ans.len(), 4, "{ans:?}");
     assert_eq!(
         (ans[0].0.as_str(), ans[0].1, ans[0].2, ans[0].3.as_str()),
-        ("alias.example.test.", Rtype::Cname, 300, "alias2.example.test.")
+        (
+            "alias.example.test.",
+            Rtype::Cname,
+            300,
+            "alias2.example.test."
+        )
     );
     assert_eq!(
         (ans[1].0.as_str(), ans[1].3.as_str()),
@@ -303,7 +341,10 @@ fn zone_cname_chain_followed() {
     let r = ask(Q::new("outside.example.test", Rtype::A));
     let m = Message::new(&r).unwrap();
     check_header(&m, Rcode::NoError, true);
-    assert_eq!(data_of(&rows(&m, "answer"), Rtype::Cname), ["www.example.net."]);
+    assert_eq!(
+        data_of(&rows(&m, "answer"), Rtype::Cname),
+        ["www.example.net."]
+    );
 }
 
 #[test]
@@ -319,7 +360,8 @@ fn zone_cname_loop_is_bounded() {
         let mut buf = vec![0u8; 512];
         let name: NameBuf = "a.l.test".parse().unwrap();
         let mut b = Builder::new(&mut buf, 1);
-        b.push_question(&name.as_name(), Rtype::A, Class::In).unwrap();
+        b.push_question(&name.as_name(), Rtype::A, Class::In)
+            .unwrap();
         let n = b.finish();
         buf.truncate(n);
         buf
@@ -328,7 +370,10 @@ fn zone_cname_loop_is_bounded() {
     let n = z.answer(&Message::new(&q).unwrap(), &mut out);
     let m = Message::new(&out[..n]).unwrap();
     let count = m.answers().unwrap().count();
-    assert!((2..=dnstcp::zone::MAX_CNAME_CHAIN + 1).contains(&count), "{count}");
+    assert!(
+        (2..=dnstcp::zone::MAX_CNAME_CHAIN + 1).contains(&count),
+        "{count}"
+    );
 }
 
 // ---- wildcards -------------------------------------------------------------------
@@ -341,7 +386,12 @@ fn zone_wildcard_synthesis() {
     let ans = rows(&m, "answer");
     assert_eq!(
         ans,
-        [("anything.wild.example.test.".into(), Rtype::A, 3600, "192.0.2.99".into())]
+        [(
+            "anything.wild.example.test.".into(),
+            Rtype::A,
+            3600,
+            "192.0.2.99".into()
+        )]
     );
     // Several labels below the closest encloser.
     let r = ask(Q::new("x.y.wild.example.test", Rtype::Txt));
@@ -424,8 +474,10 @@ fn zone_formerr_for_bad_qdcount_and_malformed() {
     let name: NameBuf = "www.example.test".parse().unwrap();
     let mut b = Builder::new(&mut buf, 0xBEEF);
     b.header_mut().set_rd(true);
-    b.push_question(&name.as_name(), Rtype::A, Class::In).unwrap();
-    b.push_question(&name.as_name(), Rtype::Aaaa, Class::In).unwrap();
+    b.push_question(&name.as_name(), Rtype::A, Class::In)
+        .unwrap();
+    b.push_question(&name.as_name(), Rtype::Aaaa, Class::In)
+        .unwrap();
     let n = b.finish();
     let r = respond(&buf[..n], 512);
     check_header(&Message::new(&r).unwrap(), Rcode::FormErr, false);
@@ -627,7 +679,11 @@ fn axfr_records(msgs: &[Vec<u8>]) -> Vec<Row> {
         assert!(m.qr() && m.aa() && !m.tc());
         assert_eq!(m.id(), 0xBEEF);
         assert_eq!(m.rcode(), Rcode::NoError);
-        assert_eq!(m.header().qdcount(), u16::from(i == 0), "question in the first only");
+        assert_eq!(
+            m.header().qdcount(),
+            u16::from(i == 0),
+            "question in the first only"
+        );
         all.extend(rows(&m, "answer"));
     }
     all
@@ -682,7 +738,11 @@ fn zone_axfr_errors() {
     let mut out = vec![0u8; 4096];
     let n = zone().axfr_messages(&msg, 4096, &mut out, &mut st).unwrap();
     assert_eq!(Message::new(&out[..n]).unwrap().rcode(), Rcode::NotAuth);
-    assert!(zone().axfr_messages(&msg, 4096, &mut out, &mut st).is_none());
+    assert!(
+        zone()
+            .axfr_messages(&msg, 4096, &mut out, &mut st)
+            .is_none()
+    );
     // A record that never fits: SERVFAIL, then done.
     let q = Q::new("example.test", Rtype::Axfr).bytes();
     let msg = Message::new(&q).unwrap();
@@ -696,13 +756,22 @@ fn zone_axfr_errors() {
     let q = Q::new("www.example.test", Rtype::A).bytes();
     let msg = Message::new(&q).unwrap();
     let mut st = AxfrState::new();
-    assert!(zone().axfr_messages(&msg, 4096, &mut out, &mut st).is_some());
-    assert!(zone().axfr_messages(&msg, 4096, &mut out, &mut st).is_none());
+    assert!(
+        zone()
+            .axfr_messages(&msg, 4096, &mut out, &mut st)
+            .is_some()
+    );
+    assert!(
+        zone()
+            .axfr_messages(&msg, 4096, &mut out, &mut st)
+            .is_none()
+    );
 }
 
 // ---- master-file syntax ---------------------------------------------------------------
 
-const HEAD: &str = "$ORIGIN t.test.\n$TTL 60\n@ IN SOA ns h 1 2 3 4 5\n  IN NS ns\nns IN A 192.0.2.1\n";
+const HEAD: &str =
+    "$ORIGIN t.test.\n$TTL 60\n@ IN SOA ns h 1 2 3 4 5\n  IN NS ns\nns IN A 192.0.2.1\n";
 
 fn load(body: &str) -> Result<Zone, ZoneError> {
     Zone::parse(&format!("{HEAD}{body}"), "t.zone", None)
@@ -745,14 +814,22 @@ fn zone_missing_soa_or_ns() {
     assert_eq!(e.line, 0);
     assert!(e.message.contains("no SOA"), "{e}");
     assert_eq!(e.to_string(), "t.zone: no SOA record");
-    let e = Zone::parse("$ORIGIN t.test.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n", "t.zone", None)
-        .unwrap_err();
+    let e = Zone::parse(
+        "$ORIGIN t.test.\n$TTL 60\n@ SOA ns h 1 2 3 4 5\n",
+        "t.zone",
+        None,
+    )
+    .unwrap_err();
     assert!(e.message.contains("no NS"), "{e}");
     let e = Zone::parse("www A 192.0.2.1\n", "t.zone", None).unwrap_err();
     assert_eq!(e.line, 1);
     assert!(e.message.contains("before any $ORIGIN"), "{e}");
     let e = Zone::from_file("/nonexistent/x.zone", None).unwrap_err();
-    assert!(e.to_string().starts_with("/nonexistent/x.zone: cannot read"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/x.zone: cannot read"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -783,7 +860,15 @@ fn zone_syntax_features() {
     let m = Message::new(&r).unwrap();
     let ans = rows(&m, "answer");
     assert_eq!(ans[0].2, 5400);
-    match m.answers().unwrap().next().unwrap().unwrap().data().unwrap() {
+    match m
+        .answers()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .data()
+        .unwrap()
+    {
         RData::Txt(t) => {
             let s: Vec<&[u8]> = t.strings().collect();
             assert_eq!(s, [&b"a b"[..], b"plain", b"q\"uote", b"AB"]);
