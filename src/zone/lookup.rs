@@ -430,8 +430,5 @@ pub(super) fn error_response(
         b.header_mut().set_cd(h.cd());
         b
     };
-    if rcode == Rcode::Refused || rcode == Rcode::NotImp || rcode == Rcode::FormErr {
-        b.header_mut().set_aa(false);
-    }
     finish(b, rcode, has_opt, options)
 }
