@@ -419,7 +419,7 @@ pub(super) fn error_response(
     has_opt: bool,
     options: &AnswerOptions,
 ) -> usize {
-    let mut b = if question {
+    let b = if question {
         Builder::response_to(out, query)
     } else {
         let mut b = Builder::new(out, query.id());
