@@ -326,7 +326,16 @@ impl<'a> Message<'a> {
             Section::Authority => 1,
             Section::Additional => 2,
         };
-        while r.section < idx {
+        // Skip whole earlier sections only: `next` moves on to a later section by
+        // itself, so stepping until `section == idx` would eat that section's first
+        // record.
+        loop {
+            while r.section < 3 && r.left[r.section] == 0 {
+                r.section += 1;
+            }
+            if r.section >= idx {
+                break;
+            }
             r.next().transpose()?;
         }
         r.only = Some(idx);
@@ -485,5 +494,36 @@ impl<'m> Iterator for Records<'m> {
             }
         }
         Some(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{Builder, NameBuf, RData};
+
+    /// Each section accessor yields every record of its section, whether or not
+    /// the sections before it are empty.
+    #[test]
+    fn section_accessors_keep_first_record() {
+        let n: NameBuf = "a.test".parse().unwrap();
+        let a = RData::A([192, 0, 2, 1].into());
+        for answers in [0, 2] {
+            let mut buf = [0u8; 512];
+            let mut b = Builder::new(&mut buf, 1);
+            b.push_question(&n.as_name(), Rtype::A, Class::In).unwrap();
+            for _ in 0..answers {
+                b.answer(&n.as_name(), 1, &a).unwrap();
+            }
+            b.authority(&n.as_name(), 2, &a).unwrap();
+            b.additional(&n.as_name(), 3, &a).unwrap();
+            b.additional(&n.as_name(), 3, &a).unwrap();
+            let len = b.finish();
+            let m = Message::new(&buf[..len]).unwrap();
+            assert_eq!(m.answers().unwrap().count(), answers);
+            assert_eq!(m.authority().unwrap().count(), 1);
+            assert_eq!(m.additional().unwrap().count(), 2);
+            assert!(m.additional().unwrap().all(|r| r.unwrap().ttl() == 3));
+        }
     }
 }
