@@ -255,7 +255,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
         self.tick(now);
         self.accepting()?;
         let edns = options.edns.unwrap_or(self.config.edns);
-        let keepalive = edns && self.config.keepalive && self.edns_sent % KEEPALIVE_EVERY == 0;
+        let keepalive =
+            edns && self.config.keepalive && self.edns_sent.is_multiple_of(KEEPALIVE_EVERY);
         let udp_size = self.config.edns_udp_size;
         let estimate = crate::wire::HEADER_LEN + name.wire_len() + 4 + if edns { 15 } else { 0 };
         let queued = self.enqueue(estimate, |space, id| {

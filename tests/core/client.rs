@@ -333,7 +333,7 @@ fn f2_response_split_byte_by_byte() {
     let stream = [answer_to(&q[1]), answer_to(&q[0])].concat();
     let mut evs = Vec::new();
     for b in &stream {
-        assert_eq!(c.handle_read(t(1), std::slice::from_ref(b)), 1);
+        assert_eq!(c.handle_read(t(1), core::slice::from_ref(b)), 1);
         evs.extend(events(&mut c));
     }
     assert_eq!(resp_handles(&evs), vec![h2, h1]);
@@ -1081,4 +1081,35 @@ fn c1_steady_state_querying_allocates_nothing() {
             let _ = c.poll_timeout();
         }
     });
+}
+
+// ---- fuzz target: corpus replay and a pseudo-random smoke run -------------------------
+
+#[test]
+fn client_ops_corpus_replays() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/client_ops");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let data = std::fs::read(e.unwrap().path()).unwrap();
+        dnstcp::_fuzz::client_ops(&data);
+        n += 1;
+    }
+    assert!(n > 0);
+}
+
+#[test]
+fn client_ops_random_inputs() {
+    let mut rng = Lcg(2024);
+    for len in 0..300 {
+        let data: Vec<u8> = (0..len * 3).map(|_| rng.next() as u8).collect();
+        dnstcp::_fuzz::client_ops(&data);
+        // Biased toward sends and well-formed responses.
+        let ops: Vec<u8> = (0..len * 3)
+            .map(|i| match i % 5 {
+                0 => [0u8, 3, 3, 6, 7, 7, 0][(rng.next() % 7) as usize],
+                _ => rng.next() as u8,
+            })
+            .collect();
+        dnstcp::_fuzz::client_ops(&ops);
+    }
 }
