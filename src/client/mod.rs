@@ -450,6 +450,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
 
     /// The next event. A [`Event::Response`] borrows the receive buffer until the
     /// next call on the connection.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
         if let Some((i, handle, outcome)) = self.inflight.first_ended() {
             self.inflight.free(i);
