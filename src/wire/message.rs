@@ -327,6 +327,12 @@ impl<'a> Message<'a> {
             Section::Additional => 2,
         };
         while r.section < idx {
+            // Step over an exhausted section without reading on: `next` would
+            // otherwise consume the first record of the following section.
+            if r.left[r.section] == 0 {
+                r.section += 1;
+                continue;
+            }
             r.next().transpose()?;
         }
         r.only = Some(idx);
