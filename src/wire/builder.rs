@@ -502,8 +502,8 @@ impl<'b> Builder<'b> {
     }
 }
 
+/// The OPT TTL field as the view holds it, Z bits included, so a pushed OPT reads
+/// back identically.
 fn opt_ttl(o: &Opt<'_>) -> u32 {
-    (u32::from(o.ext_rcode()) << 24)
-        | (u32::from(o.version()) << 16)
-        | if o.dnssec_ok() { 0x8000 } else { 0 }
+    o.raw_ttl()
 }

@@ -136,7 +136,9 @@ fn w4_build_response_allocates_nothing() {
                 let r = r.unwrap();
                 match r.data().unwrap() {
                     RData::Opt(_) => {}
-                    d => b.push(r.section(), &r.owner(), r.class(), r.ttl(), &d).unwrap(),
+                    d => b
+                        .push(r.section(), &r.owner(), r.class(), r.ttl(), &d)
+                        .unwrap(),
                 }
             }
             b.push_opt(1232, 0, 0, false, |w| {
@@ -192,6 +194,8 @@ fn f2_frame_decoding_allocates_nothing() {
     for mode in [0u8, 1, 0xFE, 0xFF] {
         let mut input = vec![mode];
         input.extend_from_slice(&stream);
-        assert_no_alloc("fuzz frame_decoder", || dnstcp::_fuzz::frame_decoder(&input));
+        assert_no_alloc("fuzz frame_decoder", || {
+            dnstcp::_fuzz::frame_decoder(&input)
+        });
     }
 }

@@ -3,7 +3,7 @@
 //! lines (header, questions, one per record, EDNS), and the vectors are compared, so
 //! a mismatch names the record and field.
 
-use std::fmt::Write as _;
+use core::fmt::Write as _;
 
 use dnstcp::wire::{EdnsOption, Message, RData};
 
@@ -88,13 +88,7 @@ fn ours(bytes: &[u8]) -> View {
             m.opcode().to_int(),
             [m.aa(), m.tc(), m.rd(), m.ra(), m.ad(), m.cd()],
             m.rcode().to_int(),
-            [
-                h.qdcount(),
-                h.ancount(),
-                h.nscount(),
-                h.arcount(),
-            ]
-            .map(usize::from),
+            [h.qdcount(), h.ancount(), h.nscount(), h.arcount()].map(usize::from),
         ),
         ..View::default()
     };
@@ -162,10 +156,7 @@ fn ours(bytes: &[u8]) -> View {
                 weight,
                 port,
                 target,
-            } => format!(
-                "{priority} {weight} {port} {}",
-                canon_name(target.labels())
-            ),
+            } => format!("{priority} {weight} {port} {}", canon_name(target.labels())),
             RData::Unknown { data, .. } => format!("raw {}", hex(data)),
             other => panic!("unexpected {other:?}"),
         };
@@ -290,8 +281,8 @@ fn hickory(bytes: &[u8]) -> View {
 // ---- domain --------------------------------------------------------------------
 
 fn domain(bytes: &[u8]) -> View {
-    use domain::base::opt::UnknownOptData;
     use domain::base::name::ToLabelIter;
+    use domain::base::opt::UnknownOptData;
     use domain::base::{Message as DMessage, ParsedName};
     use domain::rdata::AllRecordData;
 

@@ -71,11 +71,7 @@ fn corpus_stream() -> (Vec<Vec<u8>>, Vec<u8>) {
 fn f1_encode_puts_prefix_and_message_in_one_buffer() {
     for (name, m) in corpus() {
         let f = framed(&m);
-        assert_eq!(
-            u16::from_be_bytes([f[0], f[1]]) as usize,
-            m.len(),
-            "{name}"
-        );
+        assert_eq!(u16::from_be_bytes([f[0], f[1]]) as usize, m.len(), "{name}");
         assert_eq!(&f[2..], &m[..]);
         assert_eq!(
             encode(&m, &mut vec![0u8; m.len() + 1]),
@@ -193,7 +189,10 @@ fn f4_oversized_frame_discarded_in_stream() {
     assert_eq!(big.len(), 2, "many_records and txt_large");
     assert!(big.contains(&(0xa3b4, 1382)) && big.contains(&(0x4d5e, 2187)));
     assert_eq!(seen.oversized, big);
-    assert_eq!(seen.messages, small, "every other frame intact and in order");
+    assert_eq!(
+        seen.messages, small,
+        "every other frame intact and in order"
+    );
     assert_eq!(seen.pending, 0);
     assert!(!d.is_skipping());
 }

@@ -1,7 +1,7 @@
 //! Wire layer: hostile input with exact typed errors (W1, W2, W3, W6, W7, E1), the
 //! typed views (W5), EDNS options (E2, E3) and the builder (W4, W8).
 
-use std::fmt::Write as _;
+use core::fmt::Write as _;
 
 use dnstcp::_fuzz::{builder_roundtrip, message_parse, rebuild, same_content};
 use dnstcp::wire::edns::{Cookie, OPT_COOKIE, OPT_KEEPALIVE, OPT_PADDING};
@@ -112,7 +112,12 @@ fn chain_of_hops(hops: usize) -> Vec<u8> {
     let last = base + 1 + 2 * (hops - 1);
     let mut v = header(0, 2, 0, 0);
     rr(&mut v, ROOT, 0xFF00, &blob);
-    rr(&mut v, &(0xC000u16 | last as u16).to_be_bytes(), 1, &[192, 0, 2, 1]);
+    rr(
+        &mut v,
+        &(0xC000u16 | last as u16).to_be_bytes(),
+        1,
+        &[192, 0, 2, 1],
+    );
     v
 }
 
@@ -125,13 +130,18 @@ fn name_via_pointers(labels: usize) -> Vec<u8> {
     for i in 0..labels {
         let start = base + blob.len();
         blob.push(63);
-        blob.extend(std::iter::repeat_n(b'a' + i as u8, 63));
+        blob.extend(core::iter::repeat_n(b'a' + i as u8, 63));
         blob.extend_from_slice(&(0xC000u16 | prev as u16).to_be_bytes());
         prev = start;
     }
     let mut v = header(0, 2, 0, 0);
     rr(&mut v, ROOT, 0xFF00, &blob);
-    rr(&mut v, &(0xC000u16 | prev as u16).to_be_bytes(), 1, &[192, 0, 2, 1]);
+    rr(
+        &mut v,
+        &(0xC000u16 | prev as u16).to_be_bytes(),
+        1,
+        &[192, 0, 2, 1],
+    );
     v
 }
 
@@ -214,7 +224,7 @@ hostile! {
         v
     } => Error::NameTooLong;
     w7_too_many_hops: chain_of_hops(70) => Error::TooManyHops;
-    w2_truncated_header: vec![0u8; 11] => Error::Truncated("header");
+    w2_truncated_header: [0u8; 11] => Error::Truncated("header");
     w2_empty_input: Vec::new() => Error::Truncated("header");
     w2_qdcount_65535_no_data: header(65535, 0, 0, 0) => Error::Truncated("name");
     w2_ancount_larger_than_data: with_answers(5, |v| rr(v, PTR_Q, 1, &[192, 0, 2, 1]))
@@ -381,7 +391,10 @@ fn w2_hundreds_of_options_are_fine() {
     let s = m.check().unwrap();
     let opt = s.opt.unwrap();
     assert_eq!(opt.options().count(), 300);
-    assert!(opt.options().all(|o| matches!(o, Ok(EdnsOption::Unknown { .. }))));
+    assert!(
+        opt.options()
+            .all(|o| matches!(o, Ok(EdnsOption::Unknown { .. })))
+    );
     assert_eq!(opt.keepalive(), None);
 }
 
@@ -439,7 +452,10 @@ fn w7_budget_exhausted_through_the_record_iterator() {
         }
     }
     assert_eq!(err, Some(Error::BudgetExceeded));
-    assert!(n_ok > 10 && n_ok < 400, "{n_ok} records before the budget ran out");
+    assert!(
+        n_ok > 10 && n_ok < 400,
+        "{n_ok} records before the budget ran out"
+    );
 }
 
 #[test]
@@ -587,7 +603,10 @@ fn w5_display_names_and_records() {
         .unwrap()
         .map(|r| r.unwrap().to_string())
         .collect();
-    assert_eq!(lines[0], "example.test.\t3600\tIN\tMX\t10 mx1.example.test.");
+    assert_eq!(
+        lines[0],
+        "example.test.\t3600\tIN\tMX\t10 mx1.example.test."
+    );
     let soa = corpus_msg("soa.bin");
     let m = Message::new(&soa).unwrap();
     let r = m.answers().unwrap().next().unwrap().unwrap();
@@ -896,7 +915,10 @@ fn w8_no_pointer_at_or_past_16k() {
             .unwrap();
     }
     let len = b.finish();
-    assert!(len > MAX_COMPRESSION_OFFSET + 4096, "message is {len} bytes");
+    assert!(
+        len > MAX_COMPRESSION_OFFSET + 4096,
+        "message is {len} bytes"
+    );
     let ptrs = pointers(&buf[..len]);
     assert!(!ptrs.is_empty());
     assert!(ptrs.iter().any(|&(at, _)| at >= MAX_COMPRESSION_OFFSET));
@@ -1105,10 +1127,7 @@ fn e3_push_opt_with_keepalive_padding_cookie() {
         let len = b.finish();
         assert_eq!(len % block, 0);
         let m = Message::new(&buf[..len]).unwrap();
-        assert_eq!(
-            m.check().unwrap().opt.unwrap().keepalive(),
-            Some(Some(300))
-        );
+        assert_eq!(m.check().unwrap().opt.unwrap().keepalive(), Some(Some(300)));
     }
     // A server cookie of the wrong size is refused and nothing is written.
     let mut buf = [0u8; 512];
@@ -1223,6 +1242,26 @@ fn w4_clear_records_after_rollback_into_questions() {
 }
 
 // ---- round trips ---------------------------------------------------------------
+
+#[test]
+fn e1_opt_z_bits_survive_rebuild() {
+    // Found by the mutation battery: pushing an OPT view dropped the Z bits of its
+    // TTL, so the copy differed from the original.
+    let v = with_additional(1, |v| opt_rr(v, ROOT, 0x0100_FF7F, &[0, 11, 0, 0]));
+    let m = Message::new(&v).unwrap();
+    m.check().unwrap();
+    let mut out = vec![0u8; 512];
+    let len = rebuild(&m, &mut out).unwrap();
+    let copy = Message::new(&out[..len]).unwrap();
+    assert_eq!(&out[..len], &v[..]);
+    assert!(same_content(&m, &copy));
+    let opt = copy.opt().unwrap().unwrap();
+    assert_eq!(
+        (opt.ext_rcode(), opt.version(), opt.dnssec_ok()),
+        (1, 0, true)
+    );
+    builder_roundtrip(&v);
+}
 
 #[test]
 fn w4_corpus_rebuild_round_trip() {
