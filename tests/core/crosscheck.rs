@@ -432,3 +432,80 @@ fn w5_crosscheck_builder_output() {
         assert_same(&name, "domain (rebuilt)", &a, &domain(copy));
     }
 }
+
+/// Our canonical EDNS line with the UDP size read as RFC 6891 §6.2.5 says (below
+/// 512 counts as 512), the way hickory reports it.
+fn clamp_udp(v: &View) -> View {
+    let edns = v.edns.as_ref().map(|e| {
+        let rest = e.strip_prefix("OPT udp=").unwrap();
+        let (n, tail) = rest.split_once(' ').unwrap();
+        let n: u16 = n.parse().unwrap();
+        format!("OPT udp={} {tail}", n.max(512))
+    });
+    View {
+        header: v.header.clone(),
+        questions: v.questions.clone(),
+        records: v.records.clone(),
+        edns,
+    }
+}
+
+#[test]
+fn w5_crosscheck_single_byte_mutations() {
+    // Differential run over mutated corpus messages. Where all three parsers accept,
+    // they must agree; where we reject and another accepts, it must be one of our
+    // deliberate strict points: trailing data (W6), pointers into the header (W1),
+    // malformed EDNS options (E1/E2).
+    use core::panic::AssertUnwindSafe;
+    use std::collections::BTreeMap;
+    use std::panic::catch_unwind;
+
+    let mut tally: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for (name, bytes) in corpus() {
+        if bytes.len() > 600 {
+            continue;
+        }
+        let mut m = bytes.clone();
+        for i in 0..m.len() {
+            let orig = m[i];
+            for v in [orig ^ 0xFF, orig.wrapping_add(1), 0x00, 0xC0] {
+                m[i] = v;
+                let at = format!("{name}@{i} {orig:02x}->{v:02x}");
+                let a = catch_unwind(AssertUnwindSafe(|| ours(&m)));
+                let h = catch_unwind(AssertUnwindSafe(|| hickory(&m)));
+                let d = catch_unwind(AssertUnwindSafe(|| domain(&m)));
+                if let (Ok(a), Ok(h), Ok(d)) = (&a, &h, &d) {
+                    assert_same(&at, "domain", a, d);
+                    assert_same(&at, "hickory-proto", &clamp_udp(a), h);
+                }
+                let mut key = format!(
+                    "ours={} hickory={} domain={}",
+                    a.is_ok(),
+                    h.is_ok(),
+                    d.is_ok()
+                );
+                if a.is_err() && (h.is_ok() || d.is_ok()) {
+                    let e = Message::new(&m)
+                        .and_then(|x| x.check().map(|_| ()))
+                        .unwrap_err();
+                    assert!(
+                        matches!(
+                            e,
+                            dnstcp::wire::Error::TrailingData
+                                | dnstcp::wire::Error::PointerIntoHeader
+                                | dnstcp::wire::Error::BadOption(_)
+                        ),
+                        "{at}: we reject with {e:?} what another parser accepts"
+                    );
+                    key += &format!(" (ours: {e:?})");
+                }
+                let t = tally.entry(key).or_insert((0, at));
+                t.0 += 1;
+            }
+            m[i] = orig;
+        }
+    }
+    for (k, (n, example)) in &tally {
+        eprintln!("{n:6} {k}  e.g. {example}");
+    }
+}
