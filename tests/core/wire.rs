@@ -1525,3 +1525,24 @@ fn w4_random_messages_round_trip() {
         assert!(same_content(&m, &Message::new(&copy[..n]).unwrap()));
     }
 }
+
+#[test]
+fn w7_budget_allows_repeated_walks_of_legit_messages() {
+    // The budget is per Message view and every accessor walk draws from it
+    // (rcode() and opt() walk the whole message; authority()/additional() walk from
+    // the start). Legit messages must survive a realistic number of walks.
+    for (name, bytes) in corpus() {
+        let m = Message::new(&bytes).unwrap();
+        let mut walks = 0;
+        while m.check().is_ok() {
+            walks += 1;
+            if walks == 1000 {
+                break;
+            }
+        }
+        eprintln!("{name}: {walks} full walks fit in one view's budget");
+        assert!(walks >= 20, "{name}: only {walks} full walks fit");
+        // A fresh view always starts with the whole budget.
+        Message::new(&bytes).unwrap().check().unwrap();
+    }
+}
