@@ -36,9 +36,9 @@ use super::types::{Class, Rtype};
 #[non_exhaustive]
 pub enum BuildError {
     /// The buffer (or the configured limit) is too small; `required` is the message
-    /// length the push would have needed.
+    /// length at which the push ran out of room, a lower bound of what it needs.
     NoSpace {
-        /// Message length needed for the push to succeed.
+        /// Message length at which the push ran out of room (a lower bound).
         required: usize,
     },
     /// A section count would pass 65535.
@@ -185,6 +185,10 @@ impl<'b> Builder<'b> {
         self.counts = cp.counts;
         self.section = cp.section;
         self.compress.truncate(cp.compress_len);
+        if cp.section == Section::Question {
+            // The question section is open again: where it ends is not known yet.
+            self.question_end = None;
+        }
     }
 
     /// Drops every record after the question section (for a truncated answer).
@@ -498,8 +502,8 @@ impl<'b> Builder<'b> {
     }
 }
 
+/// The OPT TTL field as the view holds it, Z bits included, so a pushed OPT reads
+/// back identically.
 fn opt_ttl(o: &Opt<'_>) -> u32 {
-    (u32::from(o.ext_rcode()) << 24)
-        | (u32::from(o.version()) << 16)
-        | if o.dnssec_ok() { 0x8000 } else { 0 }
+    o.raw_ttl()
 }

@@ -31,12 +31,18 @@ pub enum Section {
 
 /// A message view over borrowed bytes.
 ///
-/// It carries the per-message decompression budget (W7) in a `Cell`, so every name
+/// It carries the decompression budget (W7) in a `Cell`: every top-level walk
+/// ([`questions`](Self::questions), [`records`](Self::records) and the accessors built
+/// on them) starts with a full allowance proportional to the message length, and
+/// every name read during that walk, in any section or RDATA, draws from it. One walk
+/// therefore costs linear work however hostile the pointers; repeated walks of a
+/// legitimate message never run dry. Every name
 /// read through this view, in any section or RDATA, draws from one allowance.
 pub struct Message<'a> {
     bytes: &'a [u8],
     header: Header,
     budget: Cell<u32>,
+    full_budget: u32,
 }
 
 impl Clone for Message<'_> {
@@ -45,6 +51,7 @@ impl Clone for Message<'_> {
             bytes: self.bytes,
             header: self.header,
             budget: Cell::new(self.budget.get()),
+            full_budget: self.full_budget,
         }
     }
 }
@@ -204,11 +211,13 @@ impl<'a> Message<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Self, Error> {
         let header = Header::from_slice(bytes).ok_or(Error::Truncated("header"))?;
         let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-        let budget = Cell::new(BUDGET_BASE.saturating_add(len.saturating_mul(BUDGET_PER_BYTE)));
+        let full_budget = BUDGET_BASE.saturating_add(len.saturating_mul(BUDGET_PER_BYTE));
+        let budget = Cell::new(full_budget);
         Ok(Message {
             bytes,
             header,
             budget,
+            full_budget,
         })
     }
 
@@ -283,9 +292,10 @@ impl<'a> Message<'a> {
         self.budget.get()
     }
 
-    /// The questions.
+    /// The questions. Starts a new walk with a full decompression budget.
     #[must_use]
     pub fn questions(&self) -> Questions<'_> {
+        self.budget.set(self.full_budget);
         Questions {
             msg: self.bytes,
             budget: &self.budget,

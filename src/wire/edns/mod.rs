@@ -71,6 +71,11 @@ impl<'a> Opt<'a> {
         self.ttl & 0x8000 != 0
     }
 
+    /// The whole TTL field: extended RCODE, version, DO and the Z bits.
+    pub(crate) fn raw_ttl(&self) -> u32 {
+        self.ttl
+    }
+
     /// The raw option bytes (RDATA).
     #[must_use]
     pub fn raw_options(&self) -> &'a [u8] {
