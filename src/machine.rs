@@ -40,3 +40,39 @@ pub trait Machine {
     /// What to do with the socket now.
     fn intent(&self) -> Intent;
 }
+
+macro_rules! impl_machine {
+    ($ty:ty, $($gen:tt)*) => {
+        impl<B: AsMut<[u8]> + AsRef<[u8]>, $($gen)*> Machine for $ty {
+            fn read_buf(&mut self) -> &mut [u8] {
+                <$ty>::read_buf(self)
+            }
+            fn commit_read(&mut self, now: Instant, n: usize) {
+                <$ty>::commit_read(self, now, n)
+            }
+            fn handle_peer_closed(&mut self, now: Instant) {
+                <$ty>::handle_peer_closed(self, now)
+            }
+            fn handle_reset(&mut self, now: Instant) {
+                <$ty>::handle_reset(self, now)
+            }
+            fn poll_transmit(&self) -> Option<&[u8]> {
+                <$ty>::poll_transmit(self)
+            }
+            fn advance_transmit(&mut self, now: Instant, n: usize) {
+                <$ty>::advance_transmit(self, now, n)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$ty>::poll_timeout(self)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$ty>::handle_timeout(self, now)
+            }
+            fn intent(&self) -> Intent {
+                <$ty>::intent(self)
+            }
+        }
+    };
+}
+
+impl_machine!(crate::client::Connection<B, N>, const N: usize);

@@ -6,5 +6,6 @@
 //! - [`poll`]: a readiness-driven [`poll::Driver`] for any non-blocking
 //!   `Read + Write` stream (mio, or a hand-written loop).
 
+pub mod blocking;
 pub mod poll;
 pub mod sys;
