@@ -69,7 +69,11 @@ fn query(buf: &mut [u8], id: u16, flags: u8) -> usize {
     if flags & 2 != 0 {
         b.header_mut().set_opcode(crate::wire::Opcode::Notify);
     }
-    let qtype = if flags & 4 != 0 { Rtype::Axfr } else { Rtype::A };
+    let qtype = if flags & 4 != 0 {
+        Rtype::Axfr
+    } else {
+        Rtype::A
+    };
     let _ = b.push_question(&name, qtype, Class::In);
     if flags & 8 != 0 {
         let version = if flags & 16 != 0 { 1 } else { 0 };
@@ -154,7 +158,11 @@ pub fn server_ops(data: &[u8]) {
             }
             1 => {
                 let id = u16::from(arg) * 257;
-                let n = query(scratch.get_mut(2..).unwrap_or(&mut []), id, input.byte().unwrap_or(0));
+                let n = query(
+                    scratch.get_mut(2..).unwrap_or(&mut []),
+                    id,
+                    input.byte().unwrap_or(0),
+                );
                 let _ = crate::frame::write_prefix(&mut scratch, n);
                 let buf = c.read_buf();
                 let k = buf.len().min(n + 2);
@@ -162,7 +170,11 @@ pub fn server_ops(data: &[u8]) {
                 c.commit_read(t, k);
             }
             2 | 3 => {
-                let size = if op % 12 == 3 { 1000 + usize::from(arg) * 4 } else { 40 + usize::from(arg) };
+                let size = if op % 12 == 3 {
+                    1000 + usize::from(arg) * 4
+                } else {
+                    40 + usize::from(arg)
+                };
                 let n = response(&mut scratch, size, arg & 1 != 0);
                 if let Some(tok) = m.live.get(usize::from(arg) % P).copied().flatten() {
                     match c.respond(t, tok, scratch.get(..n).unwrap_or(&[])) {
@@ -181,7 +193,11 @@ pub fn server_ops(data: &[u8]) {
             7 => {
                 let pending = c.poll_transmit().map_or(0, <[u8]>::len);
                 assert!(pending <= TX);
-                let k = if arg == 255 { pending } else { usize::from(arg).min(pending) };
+                let k = if arg == 255 {
+                    pending
+                } else {
+                    usize::from(arg).min(pending)
+                };
                 c.advance_transmit(t, k);
             }
             8 => {
@@ -249,7 +265,11 @@ fn insert(m: &mut Model, tok: Token, max_pending: usize) {
     }
 }
 
-fn drain_events<B: AsMut<[u8]> + AsRef<[u8]>>(c: &mut Connection<B, P>, m: &mut Model, max_pending: usize) {
+fn drain_events<B: AsMut<[u8]> + AsRef<[u8]>>(
+    c: &mut Connection<B, P>,
+    m: &mut Model,
+    max_pending: usize,
+) {
     for _ in 0..4 * P + 64 {
         match c.poll_event() {
             None => return,

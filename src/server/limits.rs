@@ -355,9 +355,10 @@ impl<const N: usize, const C: usize> Limits<N, C> {
     pub fn is_balanced(&self) -> bool {
         let live = self.conns.iter().filter(|c| c.live).count();
         let per_addr: usize = self.addrs.iter().map(|e| e.count).sum();
-        let by_slot = self.addrs.iter().enumerate().all(|(i, e)| {
-            self.conns.iter().filter(|c| c.live && c.addr == i).count() == e.count
-        });
+        let by_slot =
+            self.addrs.iter().enumerate().all(|(i, e)| {
+                self.conns.iter().filter(|c| c.live && c.addr == i).count() == e.count
+            });
         live == self.total && per_addr == self.total && by_slot
     }
 }

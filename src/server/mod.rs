@@ -291,11 +291,10 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
 
     /// Whether `poll_event` may decode another frame now.
     fn may_decode(&self) -> bool {
-        let state_ok = match self.state {
-            State::Open => true,
-            State::Draining(CloseReason::PeerClosed) => true,
-            _ => false,
-        };
+        let state_ok = matches!(
+            self.state,
+            State::Open | State::Draining(CloseReason::PeerClosed)
+        );
         state_ok
             && self.rx_ready
             && self.pipe.live() < self.config.max_pending
@@ -612,7 +611,12 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
     ///
     /// `WouldBlock` (retry after the socket drains), `UnknownToken`, `Closed`,
     /// `Invalid` (shorter than a header). The connection is unchanged on error.
-    pub fn respond(&mut self, now: Instant, token: Token, bytes: &[u8]) -> Result<(), RespondError> {
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        token: Token,
+        bytes: &[u8],
+    ) -> Result<(), RespondError> {
         self.tick(now);
         self.write_copy(token, bytes)?;
         self.pipe.finish(token);
@@ -676,7 +680,11 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
             }
             n
         } else {
-            let hold = if keepalive.is_some() { KEEPALIVE_ROOM } else { 0 };
+            let hold = if keepalive.is_some() {
+                KEEPALIVE_ROOM
+            } else {
+                0
+            };
             let tx_empty = self.tx.is_empty();
             let space = self.tx.frame_space();
             if space.len() < bytes.len() + hold && !tx_empty {
@@ -790,7 +798,12 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
     /// # Errors
     ///
     /// As for [`commit_response`](Self::commit_response).
-    pub fn commit_part(&mut self, now: Instant, token: Token, len: usize) -> Result<(), RespondError> {
+    pub fn commit_part(
+        &mut self,
+        now: Instant,
+        token: Token,
+        len: usize,
+    ) -> Result<(), RespondError> {
         self.tick(now);
         self.commit_lent(token, len)?;
         self.pipe.mark_streaming(token);
@@ -926,14 +939,19 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
         }
         let c = &self.config;
         let deadlines = [
-            (Timer::Initial, (open && !self.got_first).then(|| self.created + c.initial_timeout)),
+            (
+                Timer::Initial,
+                (open && !self.got_first).then(|| self.created + c.initial_timeout),
+            ),
             (
                 Timer::Idle,
                 (open && self.got_first && idle).then(|| self.last_activity + c.idle_timeout),
             ),
             (
                 Timer::Read,
-                self.frame_started.filter(|_| reading).map(|s| s + c.io_timeout),
+                self.frame_started
+                    .filter(|_| reading)
+                    .map(|s| s + c.io_timeout),
             ),
             (
                 Timer::Write,

@@ -277,6 +277,9 @@ mod tests {
         // No room: unchanged.
         let mut small = [0u8; 40];
         let len = response(None, &mut small);
-        assert_eq!(finish_in_place(&mut small, len, 9, Some(1), 1232), (len, false));
+        assert_eq!(
+            finish_in_place(&mut small, len, 9, Some(1), 1232),
+            (len, false)
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Tests: the server connection machine and the admission policy, named after the
 //! CHECKLIST IDs they prove.
 
-use std::net::IpAddr;
-use std::time::Duration;
+use core::net::IpAddr;
+use core::time::Duration;
 
 use dnstcp::frame::Oversize;
 use dnstcp::server::{
@@ -32,7 +32,8 @@ fn query_t(id: u16, qname: &str, qtype: Rtype, edns: bool) -> Vec<u8> {
     b.header_mut().set_rd(true);
     b.push_question(&n.as_name(), qtype, Class::In).unwrap();
     if edns {
-        b.push_opt(1232, 0, 0, false, |w| w.keepalive(None)).unwrap();
+        b.push_opt(1232, 0, 0, false, |w| w.keepalive(None))
+            .unwrap();
     }
     let len = b.finish();
     buf.truncate(len);
@@ -62,7 +63,8 @@ fn answer_into(q: &Message<'_>, out: &mut [u8], opt: bool) -> usize {
             .unwrap();
     }
     if opt {
-        b.push_opt(1232, 0, 0, false, |w| w.keepalive(None)).unwrap();
+        b.push_opt(1232, 0, 0, false, |w| w.keepalive(None))
+            .unwrap();
     }
     b.finish()
 }
@@ -188,9 +190,15 @@ fn s2_reverse_order_answers_leave_in_that_order() {
     assert_eq!(got.len(), 5);
     for (t, q) in got.iter().rev() {
         c.respond(ms(1), *t, &answer_bytes(q, false)).unwrap();
-        assert_eq!(c.respond(ms(1), *t, &answer_bytes(q, false)), Err(RespondError::UnknownToken));
+        assert_eq!(
+            c.respond(ms(1), *t, &answer_bytes(q, false)),
+            Err(RespondError::UnknownToken)
+        );
     }
-    let ids: Vec<u16> = split(&drain(&mut c, ms(2))).iter().map(|m| msg(m).id()).collect();
+    let ids: Vec<u16> = split(&drain(&mut c, ms(2)))
+        .iter()
+        .map(|m| msg(m).id())
+        .collect();
     assert_eq!(ids, vec![14, 13, 12, 11, 10]);
 }
 
@@ -214,7 +222,7 @@ fn f2_query_split_byte_by_byte() {
     let stream = frames(&[query(7, true), query(8, false)]);
     let mut got = Vec::new();
     for (i, byte) in stream.iter().enumerate() {
-        assert_eq!(c.handle_read(ms(i as u64), std::slice::from_ref(byte)), 1);
+        assert_eq!(c.handle_read(ms(i as u64), core::slice::from_ref(byte)), 1);
         got.extend(queries(&events(&mut c)));
     }
     assert_eq!(got.len(), 2);
@@ -232,7 +240,8 @@ fn s8_pending_cap_stops_reads_and_resumes() {
     assert!(!c.intent().read);
     assert!(c.read_buf().is_empty());
     assert_eq!(c.handle_read(ms(0), &frame(&query(99, false))), 0);
-    c.respond(ms(1), first[0].0, &answer_bytes(&first[0].1, false)).unwrap();
+    c.respond(ms(1), first[0].0, &answer_bytes(&first[0].1, false))
+        .unwrap();
     let next = queries(&events(&mut c));
     assert_eq!(next.len(), 1);
     assert_eq!(msg(&next[0].1).id(), 2);
@@ -270,7 +279,10 @@ fn s9_half_close_answers_pending_then_closes() {
     assert_eq!(answered, 4, "buffered queries are answered too");
     assert!(!c.intent().close, "not before the output is written");
     assert_eq!(split(&drain(&mut c, ms(3))).len(), 4);
-    assert_eq!(closed_reason(&events(&mut c)), Some(CloseReason::PeerClosed));
+    assert_eq!(
+        closed_reason(&events(&mut c)),
+        Some(CloseReason::PeerClosed)
+    );
     assert!(c.intent().close);
     assert!(events(&mut c).is_empty(), "Closed is reported once");
 }
@@ -282,7 +294,8 @@ fn s14_drop_on_eof_mode() {
     let mut c = conn(cfg);
     c.handle_read(ms(0), &frames(&[query(1, false), query(2, false)]));
     let qs = queries(&events(&mut c));
-    c.respond(ms(0), qs[0].0, &answer_bytes(&qs[0].1, false)).unwrap();
+    c.respond(ms(0), qs[0].0, &answer_bytes(&qs[0].1, false))
+        .unwrap();
     c.handle_peer_closed(ms(1));
     let evs = events(&mut c);
     assert_eq!(evs[0], Ev::Dropped(qs[1].0));
@@ -292,7 +305,10 @@ fn s14_drop_on_eof_mode() {
     );
     // What was already queued is flushed, then the connection closes.
     assert_eq!(split(&drain(&mut c, ms(2))).len(), 1);
-    assert_eq!(closed_reason(&events(&mut c)), Some(CloseReason::PeerClosed));
+    assert_eq!(
+        closed_reason(&events(&mut c)),
+        Some(CloseReason::PeerClosed)
+    );
 }
 
 #[test]
@@ -300,7 +316,8 @@ fn s5_reset_drops_pending_and_sends_nothing() {
     let mut c = conn(Config::default());
     c.handle_read(ms(0), &frames(&[query(1, false), query(2, false)]));
     let qs = queries(&events(&mut c));
-    c.respond(ms(0), qs[0].0, &answer_bytes(&qs[0].1, false)).unwrap();
+    c.respond(ms(0), qs[0].0, &answer_bytes(&qs[0].1, false))
+        .unwrap();
     assert!(c.poll_transmit().is_some());
     c.handle_reset(ms(1));
     assert!(c.poll_transmit().is_none());
@@ -336,7 +353,10 @@ fn s12_initial_timeout_until_first_query() {
     assert!(!c.is_closed(), "safe to call early");
     c.handle_timeout(ms(3000));
     c.handle_timeout(ms(3000));
-    assert_eq!(events(&mut c), vec![Ev::Closed(CloseReason::InitialTimeout)]);
+    assert_eq!(
+        events(&mut c),
+        vec![Ev::Closed(CloseReason::InitialTimeout)]
+    );
 }
 
 #[test]
@@ -392,7 +412,11 @@ fn s12_slowloris_read_deadline() {
         c.handle_read(ms(1000 + i * 100), &f[i as usize..i as usize + 1]);
         assert!(events(&mut c).is_empty());
     }
-    assert_eq!(c.poll_timeout(), Some(ms(1500)), "deadline from the frame's first byte");
+    assert_eq!(
+        c.poll_timeout(),
+        Some(ms(1500)),
+        "deadline from the frame's first byte"
+    );
     c.handle_timeout(ms(1500));
     assert_eq!(events(&mut c), vec![Ev::Closed(CloseReason::ReadTimeout)]);
 }
@@ -412,12 +436,22 @@ fn s16_write_deadline_closes_a_client_that_never_reads() {
         }
     }
     assert!(answered < 40, "output is bounded by the transmit buffer");
-    assert!(!c.intent().read, "a client that never reads stops being read from");
+    assert!(
+        !c.intent().read,
+        "a client that never reads stops being read from"
+    );
     assert_eq!(c.poll_timeout(), Some(ms(4010)));
     c.advance_transmit(ms(3000), 10);
-    assert_eq!(c.poll_timeout(), Some(ms(7000)), "progress restarts the write deadline");
+    assert_eq!(
+        c.poll_timeout(),
+        Some(ms(7000)),
+        "progress restarts the write deadline"
+    );
     c.handle_timeout(ms(7000));
-    assert_eq!(closed_reason(&events(&mut c)), Some(CloseReason::WriteTimeout));
+    assert_eq!(
+        closed_reason(&events(&mut c)),
+        Some(CloseReason::WriteTimeout)
+    );
     assert!(c.poll_transmit().is_none());
 }
 
@@ -439,7 +473,10 @@ fn s7_max_transactions_close_gracefully() {
     assert_eq!(out.len(), 3);
     let ka = msg(&out[0]).opt().unwrap().unwrap().keepalive();
     assert_eq!(ka, Some(Some(0)));
-    assert_eq!(closed_reason(&events(&mut c)), Some(CloseReason::MaxQueries));
+    assert_eq!(
+        closed_reason(&events(&mut c)),
+        Some(CloseReason::MaxQueries)
+    );
 }
 
 #[test]
@@ -496,7 +533,10 @@ fn s11_formerr_echoes_question_only_when_it_parses() {
     assert!(events(&mut c).is_empty());
     let r = only_answer(&mut c);
     let m = msg(&r);
-    assert_eq!((m.id(), m.rcode(), m.header().qdcount()), (0x4343, Rcode::FormErr, 0));
+    assert_eq!(
+        (m.id(), m.rcode(), m.header().qdcount()),
+        (0x4343, Rcode::FormErr, 0)
+    );
 
     c.handle_read(ms(2), &frame(&trailing));
     assert!(events(&mut c).is_empty());
@@ -533,7 +573,10 @@ fn s11_other_opcodes_get_notimp_unless_passed() {
     c.handle_read(ms(0), &frame(&notify));
     assert!(events(&mut c).is_empty());
     let r = only_answer(&mut c);
-    assert_eq!((msg(&r).rcode(), msg(&r).opcode()), (Rcode::NotImp, Opcode::Notify));
+    assert_eq!(
+        (msg(&r).rcode(), msg(&r).opcode()),
+        (Rcode::NotImp, Opcode::Notify)
+    );
 
     let mut cfg = Config::default();
     cfg.pass_other_opcodes = true;
@@ -566,19 +609,30 @@ fn f3_short_length_closes_after_flushing_queued_output() {
     c.respond(ms(0), t, &answer_bytes(&q, false)).unwrap();
     c.handle_read(ms(1), &[0, 5, 1, 2, 3, 4, 5]);
     let evs = events(&mut c);
-    assert!(closed_reason(&evs).is_none(), "not before the flush: {evs:?}");
+    assert!(
+        closed_reason(&evs).is_none(),
+        "not before the flush: {evs:?}"
+    );
     assert!(!c.intent().read);
-    assert_eq!(split(&drain(&mut c, ms(2))).len(), 1, "queued answer still flushed");
+    assert_eq!(
+        split(&drain(&mut c, ms(2))).len(),
+        1,
+        "queued answer still flushed"
+    );
     let evs = events(&mut c);
     assert!(matches!(
         closed_reason(&evs),
-        Some(CloseReason::BadFrame(dnstcp::frame::FrameError::TooShort { .. }))
-            | Some(CloseReason::BadFrame(_))
+        Some(CloseReason::BadFrame(
+            dnstcp::frame::FrameError::TooShort { .. }
+        )) | Some(CloseReason::BadFrame(_))
     ));
     // A zero length is F3 too.
     let mut c = conn(Config::default());
     c.handle_read(ms(0), &[0, 0]);
-    assert!(matches!(closed_reason(&events(&mut c)), Some(CloseReason::BadFrame(_))));
+    assert!(matches!(
+        closed_reason(&events(&mut c)),
+        Some(CloseReason::BadFrame(_))
+    ));
 }
 
 #[test]
@@ -590,8 +644,15 @@ fn f5_http_on_port_53_is_ended_by_the_read_deadline() {
     // per-message deadline bounds the wait for its body (F5, S12).
     assert_eq!(c.poll_timeout(), Some(ms(500)));
     c.handle_timeout(ms(500));
-    assert_eq!(split(&drain(&mut c, ms(500))).len(), 1, "FORMERR for the bogus ID");
-    assert_eq!(closed_reason(&events(&mut c)), Some(CloseReason::ReadTimeout));
+    assert_eq!(
+        split(&drain(&mut c, ms(500))).len(),
+        1,
+        "FORMERR for the bogus ID"
+    );
+    assert_eq!(
+        closed_reason(&events(&mut c)),
+        Some(CloseReason::ReadTimeout)
+    );
 }
 
 #[test]
@@ -619,7 +680,10 @@ fn f4_oversized_query_gets_formerr_and_stream_stays_in_sync() {
     cfg.oversize = Oversize::Close;
     let mut c = conn_with(cfg, 128, 4096);
     c.handle_read(ms(0), &stream[..10]);
-    assert!(matches!(closed_reason(&events(&mut c)), Some(CloseReason::BadFrame(_))));
+    assert!(matches!(
+        closed_reason(&events(&mut c)),
+        Some(CloseReason::BadFrame(_))
+    ));
 }
 
 // ---- responses ---------------------------------------------------------------------
@@ -633,15 +697,26 @@ fn keepalive_of(m: &[u8]) -> Option<Option<u16>> {
 #[test]
 fn e2_keepalive_carries_current_timeout() {
     let mut c = conn(Config::default());
-    c.handle_read(ms(0), &frames(&[query(1, true), query(2, true), query(3, false), query(4, true)]));
+    c.handle_read(
+        ms(0),
+        &frames(&[
+            query(1, true),
+            query(2, true),
+            query(3, false),
+            query(4, true),
+        ]),
+    );
     let qs = queries(&events(&mut c));
     // The caller echoes the client's empty option: it is replaced by the value.
-    c.respond(ms(1), qs[0].0, &answer_bytes(&qs[0].1, true)).unwrap();
+    c.respond(ms(1), qs[0].0, &answer_bytes(&qs[0].1, true))
+        .unwrap();
     c.set_idle_timeout(Duration::from_millis(2599));
     // No OPT in the response to an EDNS query: one is added.
-    c.respond(ms(1), qs[1].0, &answer_bytes(&qs[1].1, false)).unwrap();
+    c.respond(ms(1), qs[1].0, &answer_bytes(&qs[1].1, false))
+        .unwrap();
     // No OPT in the query: nothing added.
-    c.respond(ms(1), qs[2].0, &answer_bytes(&qs[2].1, false)).unwrap();
+    c.respond(ms(1), qs[2].0, &answer_bytes(&qs[2].1, false))
+        .unwrap();
     // Zero-copy path.
     let buf = c.response_buf(qs[3].0).unwrap();
     let n = answer_into(&msg(&qs[3].1), buf, true);
@@ -662,13 +737,19 @@ fn s2_zero_copy_commit_and_stale_lend() {
     let qs = queries(&events(&mut c));
     let buf = c.response_buf(qs[0].0).unwrap();
     let n = answer_into(&msg(&qs[0].1), buf, false);
-    assert_eq!(c.commit_response(ms(0), qs[1].0, n), Err(RespondError::NotLent));
+    assert_eq!(
+        c.commit_response(ms(0), qs[1].0, n),
+        Err(RespondError::NotLent)
+    );
     c.commit_response(ms(0), qs[0].0, n).unwrap();
     let buf = c.response_buf(qs[1].0).unwrap();
     let n = answer_into(&msg(&qs[1].1), buf, false);
     let mut out = c.poll_transmit().unwrap()[..3].to_vec();
     c.advance_transmit(ms(1), 3);
-    assert_eq!(c.commit_response(ms(1), qs[1].0, n), Err(RespondError::NotLent));
+    assert_eq!(
+        c.commit_response(ms(1), qs[1].0, n),
+        Err(RespondError::NotLent)
+    );
     let buf = c.response_buf(qs[1].0).unwrap();
     let n = answer_into(&msg(&qs[1].1), buf, false);
     c.commit_response(ms(1), qs[1].0, n).unwrap();
@@ -689,7 +770,8 @@ fn s2_response_too_big_becomes_tc() {
     b.header_mut().set_aa(true);
     let n = name("www.example.test");
     for i in 0..150u8 {
-        b.answer(&n.as_name(), 60, &RData::A([10, 0, 0, i].into())).unwrap();
+        b.answer(&n.as_name(), 60, &RData::A([10, 0, 0, i].into()))
+            .unwrap();
     }
     let len = b.finish();
     assert!(len > c.max_response_len());
@@ -730,7 +812,10 @@ fn s2_would_block_then_retry_after_drain() {
         b
     };
     c.respond(ms(0), qs[0].0, &pad(&qs[0].1)).unwrap();
-    assert_eq!(c.respond(ms(0), qs[1].0, &pad(&qs[1].1)), Err(RespondError::WouldBlock));
+    assert_eq!(
+        c.respond(ms(0), qs[1].0, &pad(&qs[1].1)),
+        Err(RespondError::WouldBlock)
+    );
     assert!(c.is_pending(qs[1].0));
     drain(&mut c, ms(1));
     c.respond(ms(1), qs[1].0, &pad(&qs[1].1)).unwrap();
@@ -740,7 +825,10 @@ fn s2_would_block_then_retry_after_drain() {
 #[test]
 fn x1_multi_message_token() {
     let mut c = conn(Config::default());
-    c.handle_read(ms(0), &frame(&query_t(3, "example.test", Rtype::Axfr, false)));
+    c.handle_read(
+        ms(0),
+        &frame(&query_t(3, "example.test", Rtype::Axfr, false)),
+    );
     let (t, q) = queries(&events(&mut c)).remove(0);
     for _ in 0..3 {
         c.respond_part(ms(1), t, &answer_bytes(&q, false)).unwrap();
@@ -776,15 +864,28 @@ fn soa_answer(q: &Message<'_>, out: &mut [u8]) -> usize {
 #[test]
 fn s10_soa_then_axfr_on_one_connection() {
     let mut c = conn(timers());
-    c.handle_read(ms(0), &frame(&query_t(1, "example.test", Rtype::Soa, false)));
-    assert_eq!(c.answer_next(ms(0), soa_answer).unwrap().unwrap().sequence(), 0);
+    c.handle_read(
+        ms(0),
+        &frame(&query_t(1, "example.test", Rtype::Soa, false)),
+    );
+    assert_eq!(
+        c.answer_next(ms(0), soa_answer)
+            .unwrap()
+            .unwrap()
+            .sequence(),
+        0
+    );
     drain(&mut c, ms(10));
-    c.handle_read(ms(500), &frame(&query_t(2, "example.test", Rtype::Axfr, false)));
+    c.handle_read(
+        ms(500),
+        &frame(&query_t(2, "example.test", Rtype::Axfr, false)),
+    );
     let (t, q) = queries(&events(&mut c)).remove(0);
     let mut part = vec![0u8; 512];
     let n = soa_answer(&msg(&q), &mut part);
     c.respond_part(ms(600), t, &part[..n]).unwrap();
-    c.respond_part(ms(600), t, &answer_bytes(&q, false)).unwrap();
+    c.respond_part(ms(600), t, &answer_bytes(&q, false))
+        .unwrap();
     c.respond_part(ms(600), t, &part[..n]).unwrap();
     c.finish(ms(600), t).unwrap();
     let out = split(&drain(&mut c, ms(700)));
@@ -799,11 +900,18 @@ fn answer_next_defers_and_rejects_bad_lengths() {
     c.handle_read(ms(0), &frames(&[query(1, false), query(2, false)]));
     let t = c.answer_next(ms(0), |_, _| 0).unwrap().unwrap();
     assert!(c.is_pending(t));
-    assert_eq!(c.answer_next(ms(0), |_, _| 5), Some(Err(RespondError::Invalid)));
+    assert_eq!(
+        c.answer_next(ms(0), |_, _| 5),
+        Some(Err(RespondError::Invalid))
+    );
     assert!(c.answer_next(ms(0), |_, _| 0).is_none());
     assert_eq!(c.pending(), 2);
-    c.respond(ms(0), t, &answer_bytes(&query(1, false), false)).unwrap();
-    assert_eq!(c.respond(ms(0), t, &[0; 4]), Err(RespondError::UnknownToken));
+    c.respond(ms(0), t, &answer_bytes(&query(1, false), false))
+        .unwrap();
+    assert_eq!(
+        c.respond(ms(0), t, &[0; 4]),
+        Err(RespondError::UnknownToken)
+    );
 }
 
 // ---- limits --------------------------------------------------------------------------
@@ -840,7 +948,10 @@ fn s3_dynamic_idle_timeout_shrinks_to_zero_at_high_water() {
     c.set_idle_timeout(l.idle_timeout());
     assert_eq!(c.poll_timeout(), Some(ms(100)));
     c.handle_timeout(ms(100));
-    assert_eq!(closed_reason(&events(&mut c)), Some(CloseReason::IdleTimeout));
+    assert_eq!(
+        closed_reason(&events(&mut c)),
+        Some(CloseReason::IdleTimeout)
+    );
     for t in tickets {
         assert!(l.release(t));
     }
@@ -873,7 +984,10 @@ fn s6_ipv6_slash64_shares_a_budget_and_mapped_v4_is_v4() {
     let mut l = Limits::<8, 8>::new(limits_cfg());
     let a = l.accept(ip("2001:db8:1:2::1"), ms(0)).unwrap();
     let b = l.accept(ip("2001:db8:1:2:ffff::9"), ms(0)).unwrap();
-    assert_eq!(l.accept(ip("2001:db8:1:2::77"), ms(0)), Err(Refusal::AddressLimit));
+    assert_eq!(
+        l.accept(ip("2001:db8:1:2::77"), ms(0)),
+        Err(Refusal::AddressLimit)
+    );
     let c = l.accept(ip("2001:db8:1:3::1"), ms(0)).unwrap();
     let d = l.accept(ip("198.51.100.7"), ms(0)).unwrap();
     assert_eq!(l.live_for(ip("::ffff:198.51.100.7")), 1);

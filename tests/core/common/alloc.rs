@@ -1,8 +1,9 @@
 //! A counting global allocator with per-thread counters, so tests running in
 //! parallel do not see each other's allocations.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::Cell;
+use std::alloc::System;
 
 struct Counting;
 
