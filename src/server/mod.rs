@@ -444,6 +444,10 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
 
     /// The next event: `Dropped` tokens first, then queries in arrival order, then
     /// `Closed` once. A `Query` borrows the receive buffer until the next call.
+    ///
+    /// Call after every input (`commit_read`, `handle_read`, `handle_peer_closed`,
+    /// `handle_reset`, `handle_timeout`) and after answering, until it returns `None`.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
         if let Some(token) = self.pipe.take_dropped() {
             return Some(Event::Dropped { token });
@@ -723,10 +727,11 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
     }
 
     /// Lends transmit space to build `token`'s response in place (zero-copy), e.g.
-    /// with [`Builder`](crate::wire::Builder). The slice is at least
-    /// `min(512, max_response_len())`-ish bytes when it is lent (smaller free space
-    /// is `WouldBlock`); room for the keepalive option is held back. If the builder
-    /// runs out of space and the slice was shorter than
+    /// with [`Builder`](crate::wire::Builder). Space is lent only when the transmit
+    /// buffer is empty or has at least 288 bytes free (a header, a 255-octet
+    /// question and an OPT); less is `WouldBlock`. Room for the keepalive option is
+    /// held back from the slice. If the builder runs out of space and the slice was
+    /// shorter than
     /// [`max_response_len`](Self::max_response_len), retry after the socket drains;
     /// otherwise set TC and commit what fits. Follow with
     /// [`commit_response`](Self::commit_response) or [`commit_part`](Self::commit_part)
@@ -824,6 +829,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
     /// Returns `None` when no query is ready. Malformed messages are answered by the
     /// machine on the way. `Dropped` and `Closed` still come from
     /// [`poll_event`](Self::poll_event).
+    #[must_use = "an Err leaves the token pending; Ok may be a deferral (check is_pending)"]
     pub fn answer_next(
         &mut self,
         now: Instant,

@@ -1088,9 +1088,15 @@ fn server_ops_corpus_replays() {
         n += 1;
     }
     assert!(n >= 4);
-    for seed in 0..200u32 {
+    // DNSTCP_SERVER_OPS_ITERS raises the count for a longer local soak.
+    let iters: u32 = std::env::var("DNSTCP_SERVER_OPS_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    for seed in 0..iters {
         let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-        let data: Vec<u8> = (0..256)
+        let len = 64 + (seed as usize % 7) * 128;
+        let data: Vec<u8> = (0..len)
             .map(|_| {
                 x ^= x << 13;
                 x ^= x >> 17;
