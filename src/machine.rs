@@ -76,3 +76,4 @@ macro_rules! impl_machine {
 }
 
 impl_machine!(crate::client::Connection<B, N>, const N: usize);
+impl_machine!(crate::server::Connection<B, P>, const P: usize);

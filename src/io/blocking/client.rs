@@ -118,7 +118,10 @@ impl fmt::Display for Error {
             Error::TimedOut => f.write_str("timed out"),
             Error::Reset => f.write_str("connection reset before the response"),
             Error::ServerClosed { unanswered } => {
-                write!(f, "server closed the connection with {unanswered} queries unanswered")
+                write!(
+                    f,
+                    "server closed the connection with {unanswered} queries unanswered"
+                )
             }
             Error::TooLarge => f.write_str("response larger than the receive buffer"),
             Error::Malformed(e) => write!(f, "malformed response: {e}"),
@@ -173,7 +176,15 @@ impl Client {
     pub fn new(server: SocketAddr, config: ClientConfig) -> Self {
         let clock = Clock::new();
         let now = clock.now();
-        Client { server, config, clock, conn: None, retry: Retry::new(config.retry, now), stats: ClientStats::default(), salt: 0 }
+        Client {
+            server,
+            config,
+            clock,
+            conn: None,
+            retry: Retry::new(config.retry, now),
+            stats: ClientStats::default(),
+            salt: 0,
+        }
     }
 
     /// The server address.
@@ -196,8 +207,11 @@ impl Client {
 
     /// Asks one question (class IN).
     pub fn query(&mut self, name: &str, qtype: Rtype) -> Result<Answer, Error> {
-        let n = NameBuf::from_presentation(name).map_err(|e| Error::BadQuery(SendError::Malformed(e)))?;
-        self.query_many(&[(n, qtype)]).pop().unwrap_or(Err(Error::TimedOut))
+        let n = NameBuf::from_presentation(name)
+            .map_err(|e| Error::BadQuery(SendError::Malformed(e)))?;
+        self.query_many(&[(n, qtype)])
+            .pop()
+            .unwrap_or(Err(Error::TimedOut))
     }
 
     fn machine_config(&self) -> client::Config {
@@ -225,10 +239,18 @@ impl Client {
             }
         }
         self.conn = None;
-        let connected = sys::connect(self.server, self.config.fast_open, Some(self.config.connect_timeout))
-            .map_err(|e| {
-                if e.kind() == io::ErrorKind::ConnectionRefused { Error::Refused(e) } else { Error::Connect(e) }
-            })?;
+        let connected = sys::connect(
+            self.server,
+            self.config.fast_open,
+            Some(self.config.connect_timeout),
+        )
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::ConnectionRefused {
+                Error::Refused(e)
+            } else {
+                Error::Connect(e)
+            }
+        })?;
         let stream = connected.stream;
         stream.set_nonblocking(true).map_err(Error::Connect)?;
         self.stats.connections += 1;
@@ -241,7 +263,11 @@ impl Client {
             super::os_seed(self.salt),
             now,
         );
-        self.conn = Some(Conn { driver: Driver::new(stream, machine), answered: 0, closed: false });
+        self.conn = Some(Conn {
+            driver: Driver::new(stream, machine),
+            answered: 0,
+            closed: false,
+        });
         Ok(())
     }
 
@@ -252,7 +278,12 @@ impl Client {
     pub fn query_many(&mut self, questions: &[(NameBuf, Rtype)]) -> Vec<Result<Answer, Error>> {
         let n = questions.len();
         let mut results: Vec<Option<Result<Answer, Error>>> = (0..n).map(|_| None).collect();
-        let mut jobs: Vec<Job> = (0..n).map(|_| Job { attempts: 0, sent_at: Instant::ZERO }).collect();
+        let mut jobs: Vec<Job> = (0..n)
+            .map(|_| Job {
+                attempts: 0,
+                sent_at: Instant::ZERO,
+            })
+            .collect();
         let mut queue: VecDeque<usize> = (0..n).collect();
         let mut inflight: HashMap<Handle, usize> = HashMap::new();
         let mut done = 0usize;
@@ -271,8 +302,12 @@ impl Client {
                         }
                         _ => {
                             let kind = |e: &Error| match e {
-                                Error::Refused(x) => Error::Refused(io::Error::new(x.kind(), x.to_string())),
-                                Error::Connect(x) => Error::Connect(io::Error::new(x.kind(), x.to_string())),
+                                Error::Refused(x) => {
+                                    Error::Refused(io::Error::new(x.kind(), x.to_string()))
+                                }
+                                Error::Connect(x) => {
+                                    Error::Connect(io::Error::new(x.kind(), x.to_string()))
+                                }
                                 _ => Error::TimedOut,
                             };
                             for i in queue.drain(..) {
@@ -284,7 +319,9 @@ impl Client {
                     }
                 }
             }
-            let Some(conn) = self.conn.as_mut() else { continue };
+            let Some(conn) = self.conn.as_mut() else {
+                continue;
+            };
             let now = self.clock.now();
 
             // 2. Send what fits.
@@ -328,7 +365,11 @@ impl Client {
                     Event::Response { handle, message } => {
                         if let Some(i) = inflight.remove(&handle) {
                             let elapsed = now.saturating_duration_since(jobs[i].sent_at);
-                            results[i] = Some(Ok(Answer { bytes: message.as_bytes().to_vec(), elapsed, server }));
+                            results[i] = Some(Ok(Answer {
+                                bytes: message.as_bytes().to_vec(),
+                                elapsed,
+                                server,
+                            }));
                             done += 1;
                             conn.answered += 1;
                             self.stats.answered += 1;
@@ -342,7 +383,10 @@ impl Client {
                     }
                     Event::Failed { handle, reason } => {
                         if let Some(i) = inflight.remove(&handle) {
-                            let retryable = matches!(reason, FailReason::PeerClosed | FailReason::Reset | FailReason::Closed);
+                            let retryable = matches!(
+                                reason,
+                                FailReason::PeerClosed | FailReason::Reset | FailReason::Closed
+                            );
                             if retryable && self.config.retry.may_retry(jobs[i].attempts) {
                                 queue.push_back(i);
                                 lost_on_close += 1;
@@ -354,7 +398,6 @@ impl Client {
                     }
                     Event::Closed { .. } => conn.closed = true,
                     Event::Retired | Event::Finished { .. } => {}
-                    _ => {}
                 }
             }
             drain_close(conn);
@@ -392,7 +435,10 @@ impl Client {
             // 5. Wait for the socket or the next deadline.
             wait_conn(conn, &self.clock);
         }
-        results.into_iter().map(|r| r.unwrap_or(Err(Error::TimedOut))).collect()
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(Error::TimedOut)))
+            .collect()
     }
 
     /// Starts a zone transfer (AXFR, RFC 5936) of `zone`: an iterator over the
@@ -401,9 +447,18 @@ impl Client {
         self.ensure_conn()?;
         let now = self.clock.now();
         let conn = self.conn.as_mut().ok_or(Error::Reset)?;
-        let handle = conn.driver.machine_mut().send_axfr(now, &zone.as_name()).map_err(Error::BadQuery)?;
+        let handle = conn
+            .driver
+            .machine_mut()
+            .send_axfr(now, &zone.as_name())
+            .map_err(Error::BadQuery)?;
         self.stats.queries += 1;
-        Ok(Axfr { client: self, handle, started: now, done: false })
+        Ok(Axfr {
+            client: self,
+            handle,
+            started: now,
+            done: false,
+        })
     }
 
     /// Closes the connection now (queries in flight were already answered or failed).
@@ -424,9 +479,16 @@ fn wait_conn(conn: &mut Conn, clock: &Clock) {
     let interest = conn.driver.interest();
     let now = clock.now();
     let timeout = conn.driver.deadline().map(|d| {
-        Duration::from_millis(d.as_millis().saturating_sub(now.as_millis())).max(Duration::from_millis(1))
+        Duration::from_millis(d.as_millis().saturating_sub(now.as_millis()))
+            .max(Duration::from_millis(1))
     });
-    let ready = sys::wait(conn.driver.stream(), interest.readable, interest.writable, timeout).unwrap_or_default();
+    let ready = sys::wait(
+        conn.driver.stream(),
+        interest.readable,
+        interest.writable,
+        timeout,
+    )
+    .unwrap_or_default();
     let now = clock.now();
     if ready.readable {
         conn.driver.on_readable(now);
@@ -478,7 +540,11 @@ impl Iterator for Axfr<'_> {
                     Event::Response { handle, message } if handle == self.handle => {
                         let elapsed = now.saturating_duration_since(self.started);
                         self.client.stats.answered += 1;
-                        return Some(Ok(Answer { bytes: message.as_bytes().to_vec(), elapsed, server }));
+                        return Some(Ok(Answer {
+                            bytes: message.as_bytes().to_vec(),
+                            elapsed,
+                            server,
+                        }));
                     }
                     Event::Finished { handle } if handle == self.handle => {
                         self.done = true;
