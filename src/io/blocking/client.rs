@@ -131,7 +131,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 /// Counters of a [`Client`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

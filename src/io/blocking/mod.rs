@@ -8,7 +8,8 @@ mod client;
 
 pub use client::{Answer, Axfr, Client, ClientConfig, ClientStats, Error};
 
-use std::hash::{BuildHasher, RandomState};
+use core::hash::BuildHasher;
+use std::hash::RandomState;
 
 /// A seed for a machine's ID generator from the OS-seeded `RandomState` (C2).
 pub(crate) fn os_seed(salt: u64) -> u64 {
