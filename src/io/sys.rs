@@ -323,38 +323,60 @@ pub fn wait(
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
-        let mut events = 0;
-        if read {
-            events |= linux::POLLIN;
-        }
-        if write {
-            events |= linux::POLLOUT;
-        }
-        let ms = match timeout {
-            None => -1,
-            // Round up so a 0.4 ms wait does not spin.
-            Some(t) => i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX),
-        };
-        let rev = linux::poll_one(stream.as_raw_fd(), events, ms)?;
-        let broken = rev & (linux::POLLERR | linux::POLLHUP) != 0;
-        Ok(Readiness {
-            readable: read && (rev & linux::POLLIN != 0 || broken),
-            writable: write && (rev & linux::POLLOUT != 0 || broken),
-        })
+        wait_raw(stream.as_raw_fd(), read, write, timeout)
     }
     #[cfg(not(target_os = "linux"))]
     {
         let _ = stream;
-        std::thread::sleep(
-            timeout
-                .unwrap_or(Duration::from_millis(1))
-                .min(Duration::from_millis(1)),
-        );
-        Ok(Readiness {
-            readable: read,
-            writable: write,
-        })
+        fallback_wait(read, write, timeout)
     }
+}
+
+/// Waits until `listener` has a connection to accept, or `timeout` passes.
+pub fn wait_listener(listener: &TcpListener, timeout: Option<Duration>) -> io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        Ok(wait_raw(listener.as_raw_fd(), true, false, timeout)?.readable)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = listener;
+        Ok(fallback_wait(true, false, timeout)?.readable)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn fallback_wait(read: bool, write: bool, timeout: Option<Duration>) -> io::Result<Readiness> {
+    std::thread::sleep(timeout.unwrap_or(Duration::from_millis(1)).min(Duration::from_millis(1)));
+    Ok(Readiness { readable: read, writable: write })
+}
+
+#[cfg(target_os = "linux")]
+fn wait_raw(
+    fd: std::os::fd::RawFd,
+    read: bool,
+    write: bool,
+    timeout: Option<Duration>,
+) -> io::Result<Readiness> {
+    let mut events = 0;
+    if read {
+        events |= linux::POLLIN;
+    }
+    if write {
+        events |= linux::POLLOUT;
+    }
+    let ms = match timeout {
+        None => -1,
+        // Round up so a 0.4 ms wait does not spin.
+        Some(t) => i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX),
+    };
+    let rev = linux::poll_one(fd, events, ms)?;
+    let broken = rev & (linux::POLLERR | linux::POLLHUP) != 0;
+    Ok(Readiness {
+        readable: read && (rev & linux::POLLIN != 0 || broken),
+        writable: write && (rev & linux::POLLOUT != 0 || broken),
+    })
 }
 
 #[cfg(target_os = "linux")]
