@@ -149,7 +149,14 @@ mod tests {
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
             let mut b = [0u8; 1];
-            assert_eq!(second.read(&mut b).unwrap(), 0, "expected the FIN");
+            let n = loop {
+                // EINTR with SO_RCVTIMEO after a stop/continue: retry (signal(7)).
+                match second.read(&mut b) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => break r.unwrap(),
+                }
+            };
+            assert_eq!(n, 0, "expected the FIN");
             drop(second);
         }
     }

@@ -150,7 +150,10 @@ pub fn parse_dig_output(out: &str) -> Vec<DigMessage> {
                 ..DigMessage::default()
             });
             section = "";
-        } else if let Some(s) = t.strip_prefix(";; ").and_then(|s| s.strip_suffix(" SECTION:")) {
+        } else if let Some(s) = t
+            .strip_prefix(";; ")
+            .and_then(|s| s.strip_suffix(" SECTION:"))
+        {
             section = match s {
                 "ANSWER" => "answer",
                 "AUTHORITY" => "authority",
@@ -458,7 +461,10 @@ pub enum Json {
 impl Json {
     /// Parses one JSON document.
     pub fn parse(s: &str) -> Result<Json, String> {
-        let mut p = JsonParser { s: s.as_bytes(), i: 0 };
+        let mut p = JsonParser {
+            s: s.as_bytes(),
+            i: 0,
+        };
         let v = p.value()?;
         p.ws();
         if p.i != p.s.len() {
@@ -592,7 +598,9 @@ impl JsonParser<'_> {
                 {
                     self.i += 1;
                 }
-                Ok(Json::Num(String::from_utf8_lossy(&self.s[s..self.i]).into()))
+                Ok(Json::Num(
+                    String::from_utf8_lossy(&self.s[s..self.i]).into(),
+                ))
             }
             _ => Err(format!("unexpected input at {}", self.i)),
         }
@@ -649,8 +657,7 @@ mod tests {
 
     #[test]
     fn json_reader() {
-        let j = Json::parse(r#"{"a":[1,2,{"b":"x\"y\u0041"}],"s":900,"t":true,"n":null}"#)
-            .unwrap();
+        let j = Json::parse(r#"{"a":[1,2,{"b":"x\"y\u0041"}],"s":900,"t":true,"n":null}"#).unwrap();
         assert_eq!(j.get("s").and_then(Json::as_u64), Some(900));
         let a = j.get("a").and_then(Json::as_array).unwrap();
         assert_eq!(a[2].get("b").and_then(Json::as_str), Some("x\"yA"));
