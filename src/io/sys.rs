@@ -348,8 +348,15 @@ pub fn wait_listener(listener: &TcpListener, timeout: Option<Duration>) -> io::R
 
 #[cfg(not(target_os = "linux"))]
 fn fallback_wait(read: bool, write: bool, timeout: Option<Duration>) -> io::Result<Readiness> {
-    std::thread::sleep(timeout.unwrap_or(Duration::from_millis(1)).min(Duration::from_millis(1)));
-    Ok(Readiness { readable: read, writable: write })
+    std::thread::sleep(
+        timeout
+            .unwrap_or(Duration::from_millis(1))
+            .min(Duration::from_millis(1)),
+    );
+    Ok(Readiness {
+        readable: read,
+        writable: write,
+    })
 }
 
 #[cfg(target_os = "linux")]

@@ -5,8 +5,13 @@
 //! block each other however large a pipelined batch is.
 
 mod client;
+mod server;
 
 pub use client::{Answer, Axfr, Client, ClientConfig, ClientStats, Error};
+pub use server::{
+    Deferred, Deferrer, LIMIT_ADDRS, LIMIT_CONNS, PENDING, Server, ServerConfig, ServerStats,
+    SharedLimits, Stopper,
+};
 
 use core::hash::BuildHasher;
 use std::hash::RandomState;
