@@ -56,6 +56,8 @@ pub struct Driver<S, M> {
     eof: bool,
     shutdown_done: bool,
     close_done: bool,
+    read_blocked: bool,
+    write_blocked: bool,
 }
 
 impl<S: Read + Write, M: Machine> Driver<S, M> {
@@ -67,6 +69,8 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
             eof: false,
             shutdown_done: false,
             close_done: false,
+            read_blocked: false,
+            write_blocked: false,
         }
     }
 
@@ -115,12 +119,18 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
                     self.machine.commit_read(now, n);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.read_blocked = true;
+                    break;
+                }
                 Err(_) => {
                     self.machine.handle_reset(now);
                     break;
                 }
             }
+        }
+        if total > 0 {
+            self.read_blocked = false;
         }
         total
     }
@@ -146,14 +156,49 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
                     self.machine.advance_transmit(now, n);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.write_blocked = true;
+                    break;
+                }
                 Err(_) => {
                     self.machine.handle_reset(now);
                     break;
                 }
             }
         }
+        if total > 0 {
+            self.write_blocked = false;
+        }
         total
+    }
+
+    /// For edge-triggered loops (mio): whether the machine wants input and the last
+    /// read did not end in `WouldBlock` (it stopped on back-pressure instead), so the
+    /// caller must call [`on_readable`](Self::on_readable) again without waiting for a
+    /// new readiness edge.
+    #[must_use]
+    pub fn read_ready(&self) -> bool {
+        !self.read_blocked && !self.eof && !self.close_done && self.machine.intent().read
+    }
+
+    /// For edge-triggered loops: whether output is pending and the last write did not
+    /// end in `WouldBlock`, so [`on_writable`](Self::on_writable) can run now.
+    #[must_use]
+    pub fn write_ready(&self) -> bool {
+        !self.write_blocked
+            && !self.close_done
+            && self.machine.poll_transmit().is_some_and(|d| !d.is_empty())
+    }
+
+    /// Tells the driver a readiness edge arrived (edge-triggered loops call this
+    /// before [`on_readable`](Self::on_readable) / [`on_writable`](Self::on_writable)).
+    pub fn set_ready(&mut self, readable: bool, writable: bool) {
+        if readable {
+            self.read_blocked = false;
+        }
+        if writable {
+            self.write_blocked = false;
+        }
     }
 
     /// Fires the machine's timers when the deadline has passed.
