@@ -10,7 +10,7 @@ mod server;
 pub use client::{Answer, Axfr, Client, ClientConfig, ClientStats, Error};
 pub use server::{
     Deferred, Deferrer, LIMIT_ADDRS, LIMIT_CONNS, PENDING, Server, ServerConfig, ServerStats,
-    SharedLimits, Stopper,
+    SharedLimits, Stopper, zone_handler,
 };
 
 use core::hash::BuildHasher;

@@ -486,3 +486,28 @@ where
         .record_close(close_reason, &driver.machine().stats());
     drop(guard);
 }
+
+/// A handler serving `zone` authoritatively: ordinary queries are answered
+/// synchronously in place; AXFR is answered as a multi-message deferred answer
+/// (X1) of messages up to 16 KiB.
+pub fn zone_handler(
+    zone: Arc<crate::zone::Zone>,
+) -> impl Fn(&Message<'_>, &mut [u8], &Deferrer) -> usize + Send + Sync + 'static {
+    move |query, out, deferrer| {
+        let is_xfr = matches!(
+            query.first_question(),
+            Ok(Some(q)) if matches!(q.qtype, crate::wire::Rtype::Axfr | crate::wire::Rtype::Ixfr)
+        );
+        if !is_xfr {
+            return zone.answer(query, out);
+        }
+        let d = deferrer.defer();
+        let mut state = crate::zone::AxfrState::new();
+        let mut buf = std::vec![0u8; 16 * 1024];
+        while let Some(n) = zone.axfr_messages(query, buf.len(), &mut buf, &mut state) {
+            d.respond_part(buf[..n].to_vec());
+        }
+        d.finish();
+        0
+    }
+}
