@@ -89,7 +89,7 @@ pub struct ServerStats {
 
 impl ServerStats {
     /// Counts a finished connection's close reason and machine counters.
-    pub(crate) fn record_close(&self, reason: Option<CloseReason>, s: &server::Stats) {
+    pub fn record_close(&self, reason: Option<CloseReason>, s: &server::Stats) {
         self.queries.fetch_add(s.queries, Ordering::Relaxed);
         self.responses.fetch_add(s.responses, Ordering::Relaxed);
         self.formerr

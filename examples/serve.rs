@@ -1,0 +1,665 @@
+//! `serve`: an authoritative DNS-over-TCP server for one zone, a single-threaded
+//! mio loop per thread over dnstcp's sans-IO server machine and poll driver.
+//!
+//! The command-line contract (flags, the `listening on` and `stats:` lines, exit
+//! codes) is documented in the README under "The `serve` program"; scripts rely on it.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use dnstcp::io::blocking::ServerStats;
+use dnstcp::io::poll::{Action, Driver};
+use dnstcp::io::sys::{self, ListenOptions};
+use dnstcp::server::{
+    self, Event, Limits, LimitsConfig, OnEof, Refusal, RespondError, Ticket, Token,
+};
+use dnstcp::time::{Clock, Instant};
+use dnstcp::wire::{Message, Rtype};
+use dnstcp::zone::{AxfrState, Zone};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll};
+
+const PENDING: usize = 64;
+type Machine = server::Connection<Box<[u8]>, PENDING>;
+type ServeLimits = Limits<4096, 32_768>;
+/// Timers of every connection are checked this often.
+const TICK: Duration = Duration::from_millis(10);
+/// Size of each AXFR message.
+const AXFR_MESSAGE: usize = 16 * 1024;
+
+/// Command-line settings of `serve` (the README's contract).
+#[derive(Clone, Debug)]
+struct Args {
+    listen: Vec<SocketAddr>,
+    zone: PathBuf,
+    origin: Option<String>,
+    initial_timeout: Duration,
+    idle_timeout: Duration,
+    io_timeout: Duration,
+    write_timeout: Duration,
+    max_conns: usize,
+    max_conns_per_ip: usize,
+    max_queries_per_conn: u32,
+    max_lifetime: Option<Duration>,
+    max_pending: usize,
+    on_eof_answer: bool,
+    keepalive: bool,
+    tfo: bool,
+    threads: usize,
+    evict_idle: bool,
+    rx_buffer: usize,
+    tx_buffer: usize,
+}
+
+const USAGE: &str = "usage: serve [--listen ADDR:PORT]... [--zone FILE] [--origin NAME] [--initial-timeout-ms N] [--idle-timeout-ms N] [--io-timeout-ms N] [--write-timeout-ms N] [--max-conns N] [--max-conns-per-ip N] [--max-queries-per-conn N] [--max-lifetime-ms N] [--max-pending N] [--on-eof answer|drop] [--keepalive] [--tfo] [--threads N] [--evict-idle] [--rx-buffer BYTES] [--tx-buffer BYTES]";
+
+fn parse_args(argv: &[String]) -> Result<Args, String> {
+    let mut a = Args {
+        listen: Vec::new(),
+        zone: PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/zones/example.test.zone"
+        )),
+        origin: None,
+        initial_timeout: Duration::from_millis(10_000),
+        idle_timeout: Duration::from_millis(10_000),
+        io_timeout: Duration::from_millis(1000),
+        write_timeout: Duration::from_millis(5000),
+        max_conns: 1024,
+        max_conns_per_ip: 64,
+        max_queries_per_conn: 0,
+        max_lifetime: None,
+        max_pending: 32,
+        on_eof_answer: true,
+        keepalive: false,
+        tfo: false,
+        threads: 1,
+        evict_idle: false,
+        rx_buffer: 4096,
+        tx_buffer: 65_537,
+    };
+    let mut it = argv.iter();
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        let ms = |v: String, name: &str, zero_ok: bool| -> Result<u64, String> {
+            let n: u64 = v
+                .parse()
+                .map_err(|_| format!("{name}: not a number: {v:?}"))?;
+            if n == 0 && !zero_ok {
+                return Err(format!("{name} must be at least 1"));
+            }
+            Ok(n)
+        };
+        match flag.as_str() {
+            "--listen" => {
+                let v = value("--listen")?;
+                a.listen.push(
+                    v.parse()
+                        .map_err(|_| format!("--listen: bad address {v:?}"))?,
+                );
+            }
+            "--zone" => a.zone = PathBuf::from(value("--zone")?),
+            "--origin" => a.origin = Some(value("--origin")?),
+            "--initial-timeout-ms" => {
+                a.initial_timeout = Duration::from_millis(ms(value(flag)?, flag, false)?)
+            }
+            "--idle-timeout-ms" => {
+                a.idle_timeout = Duration::from_millis(ms(value(flag)?, flag, true)?)
+            }
+            "--io-timeout-ms" => {
+                a.io_timeout = Duration::from_millis(ms(value(flag)?, flag, false)?)
+            }
+            "--write-timeout-ms" => {
+                a.write_timeout = Duration::from_millis(ms(value(flag)?, flag, false)?)
+            }
+            "--max-conns" => a.max_conns = ms(value(flag)?, flag, false)? as usize,
+            "--max-conns-per-ip" => a.max_conns_per_ip = ms(value(flag)?, flag, false)? as usize,
+            "--max-queries-per-conn" => {
+                a.max_queries_per_conn = u32::try_from(ms(value(flag)?, flag, true)?)
+                    .map_err(|_| format!("{flag}: too large"))?
+            }
+            "--max-lifetime-ms" => {
+                let n = ms(value(flag)?, flag, true)?;
+                a.max_lifetime = (n > 0).then(|| Duration::from_millis(n));
+            }
+            "--max-pending" => a.max_pending = ms(value(flag)?, flag, false)? as usize,
+            "--on-eof" => {
+                a.on_eof_answer = match value(flag)?.as_str() {
+                    "answer" => true,
+                    "drop" => false,
+                    other => {
+                        return Err(format!("--on-eof: expected answer or drop, got {other:?}"));
+                    }
+                }
+            }
+            "--keepalive" => a.keepalive = true,
+            "--tfo" => a.tfo = true,
+            "--threads" => a.threads = ms(value(flag)?, flag, false)? as usize,
+            "--evict-idle" => a.evict_idle = true,
+            "--rx-buffer" => {
+                a.rx_buffer = (ms(value(flag)?, flag, false)? as usize).clamp(14, 65_537)
+            }
+            "--tx-buffer" => {
+                a.tx_buffer = (ms(value(flag)?, flag, false)? as usize).clamp(512, 1 << 20)
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown flag {other:?}")),
+        }
+    }
+    if a.listen.is_empty() {
+        a.listen
+            .push("127.0.0.1:5353".parse().map_err(|_| "default address")?);
+    }
+    Ok(a)
+}
+
+/// A zone transfer being written, resumed as the transmit buffer drains.
+struct AxfrJob {
+    token: Token,
+    query: Vec<u8>,
+    state: AxfrState,
+}
+
+struct Conn {
+    driver: Driver<TcpStream, Machine>,
+    ticket: Option<Ticket>,
+    axfr: Option<AxfrJob>,
+    reason: Option<server::CloseReason>,
+}
+
+struct Loop {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    limits: Box<ServeLimits>,
+    zone: Arc<Zone>,
+    args: Arc<Args>,
+    stats: Arc<ServerStats>,
+    clock: Clock,
+    accept_paused_until: Option<Instant>,
+    scratch: Vec<u8>,
+}
+
+fn conn_config(args: &Args) -> server::Config {
+    let mut c = server::Config::default();
+    c.max_pending = args.max_pending.clamp(1, PENDING);
+    c.on_eof = if args.on_eof_answer {
+        OnEof::AnswerPending
+    } else {
+        OnEof::DropPending
+    };
+    c.initial_timeout = args.initial_timeout;
+    c.idle_timeout = args.idle_timeout;
+    c.io_timeout = args.io_timeout;
+    c.write_timeout = args.write_timeout;
+    c.max_lifetime = args.max_lifetime;
+    c.max_queries = (args.max_queries_per_conn > 0).then_some(args.max_queries_per_conn);
+    c.advertise_keepalive = args.keepalive;
+    c
+}
+
+fn limits_config(args: &Args, threads: usize) -> LimitsConfig {
+    let mut l = LimitsConfig::default();
+    // Each thread owns its own table; the total is shared out between them.
+    l.max_conns = args.max_conns.div_ceil(threads).min(32_768);
+    l.max_conns_per_addr = args.max_conns_per_ip;
+    l.idle_timeout = args.idle_timeout;
+    l.high_water = l.max_conns * 3 / 4;
+    l.max_queries_per_conn = (args.max_queries_per_conn > 0).then_some(args.max_queries_per_conn);
+    l.max_lifetime = args.max_lifetime;
+    l.evict_idlest = args.evict_idle;
+    l
+}
+
+impl Loop {
+    fn new(
+        listeners: Vec<std::net::TcpListener>,
+        zone: Arc<Zone>,
+        args: Arc<Args>,
+        stats: Arc<ServerStats>,
+    ) -> std::io::Result<Loop> {
+        let poll = Poll::new()?;
+        let mut ls = Vec::new();
+        for (i, l) in listeners.into_iter().enumerate() {
+            l.set_nonblocking(true)?;
+            let mut ml = TcpListener::from_std(l);
+            poll.registry()
+                .register(&mut ml, mio::Token(i), Interest::READABLE)?;
+            ls.push(ml);
+        }
+        let threads = args.threads.max(1);
+        Ok(Loop {
+            poll,
+            listeners: ls,
+            conns: Vec::new(),
+            free: Vec::new(),
+            limits: Box::new(ServeLimits::new(limits_config(&args, threads))),
+            zone,
+            args,
+            stats,
+            clock: Clock::new(),
+            accept_paused_until: None,
+            scratch: vec![0u8; AXFR_MESSAGE],
+        })
+    }
+
+    fn conn_token(&self, slot: usize) -> mio::Token {
+        mio::Token(self.listeners.len() + slot)
+    }
+
+    fn accept_all(&mut self, li: usize) {
+        let now = self.clock.now();
+        if self.accept_paused_until.is_some_and(|t| now < t) {
+            return;
+        }
+        self.accept_paused_until = None;
+        loop {
+            let (stream, peer) = match self.listeners[li].accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.stats.accept_errors.fetch_add(1, Ordering::Relaxed);
+                    // EMFILE / ENFILE / ENOBUFS: back off, retry on a later tick.
+                    if matches!(e.raw_os_error(), Some(23 | 24 | 105)) {
+                        self.accept_paused_until = Some(now + Duration::from_millis(100));
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let mut ticket = self.limits.accept(peer.ip(), now);
+            if let Err(Refusal::TotalLimit {
+                evict: Some(victim),
+            }) = ticket
+            {
+                if let Some(slot) = self.conns.iter().position(|c| {
+                    c.as_ref()
+                        .and_then(|c| c.ticket.as_ref())
+                        .is_some_and(|t| t.id() == victim)
+                }) {
+                    self.close_slot(slot, None);
+                    ticket = self.limits.accept(peer.ip(), now);
+                }
+            }
+            let ticket = match ticket {
+                Ok(t) => t,
+                Err(_) => {
+                    self.stats.refused_conns.fetch_add(1, Ordering::Relaxed);
+                    drop(stream);
+                    continue;
+                }
+            };
+            self.stats.connections.fetch_add(1, Ordering::Relaxed);
+            let mut cfg = conn_config(&self.args);
+            self.limits.apply(&mut cfg);
+            let machine = Machine::new(
+                cfg,
+                vec![0u8; self.args.rx_buffer].into_boxed_slice(),
+                vec![0u8; self.args.tx_buffer].into_boxed_slice(),
+                now,
+            );
+            let slot = self.free.pop().unwrap_or_else(|| {
+                self.conns.push(None);
+                self.conns.len() - 1
+            });
+            let mut stream = stream;
+            let token = self.conn_token(slot);
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+                .is_err()
+            {
+                self.limits.release(ticket);
+                self.free.push(slot);
+                continue;
+            }
+            self.conns[slot] = Some(Conn {
+                driver: Driver::new(stream, machine),
+                ticket: Some(ticket),
+                axfr: None,
+                reason: None,
+            });
+            // Data may already be waiting (TFO, or a fast client).
+            self.drive(slot, true, true);
+        }
+    }
+
+    fn close_slot(&mut self, slot: usize, _why: Option<&str>) {
+        if let Some(mut c) = self.conns.get_mut(slot).and_then(Option::take) {
+            let _ = self.poll.registry().deregister(c.driver.stream_mut());
+            while let Some(ev) = c.driver.machine_mut().poll_event() {
+                if let Event::Closed { reason } = ev {
+                    c.reason = Some(reason);
+                }
+            }
+            self.stats
+                .record_close(c.reason, &c.driver.machine().stats());
+            if let Some(t) = c.ticket.take() {
+                self.limits.release(t);
+            }
+            self.free.push(slot);
+        }
+    }
+
+    /// Reads, answers, writes and acts until the connection makes no more progress.
+    fn drive(&mut self, slot: usize, readable: bool, writable: bool) {
+        let zone = Arc::clone(&self.zone);
+        let now = self.clock.now();
+        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        c.driver.set_ready(readable, writable);
+        for _ in 0..64 {
+            let mut progress = 0usize;
+            if c.driver.read_ready() {
+                progress += c.driver.on_readable(now);
+            }
+            progress += answer_all(c, &zone, now, &mut self.scratch);
+            if c.driver.write_ready() {
+                progress += c.driver.on_writable(now);
+            }
+            while let Some(ev) = c.driver.machine_mut().poll_event() {
+                match ev {
+                    Event::Closed { reason } => c.reason = Some(reason),
+                    Event::Dropped { token } => {
+                        if c.axfr.as_ref().is_some_and(|j| j.token == token) {
+                            c.axfr = None;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(Action::Close) = c.driver.poll_action() {
+                self.close_slot(slot, None);
+                return;
+            }
+            if progress == 0 {
+                break;
+            }
+        }
+        if let Some(t) = c.ticket.as_ref() {
+            self.limits.touch(t, c.driver.machine().last_activity());
+        }
+    }
+
+    /// Fires due timers of every connection and pushes the current idle timeout.
+    fn tick(&mut self) {
+        let now = self.clock.now();
+        let idle = self.limits.idle_timeout();
+        for slot in 0..self.conns.len() {
+            let due = match self.conns[slot].as_mut() {
+                Some(c) => {
+                    c.driver.machine_mut().set_idle_timeout(idle);
+                    c.driver.deadline().is_some_and(|d| d <= now)
+                }
+                None => false,
+            };
+            if due {
+                if let Some(c) = self.conns[slot].as_mut() {
+                    c.driver.on_timeout(now);
+                }
+                self.drive(slot, false, false);
+            }
+        }
+        if self.accept_paused_until.is_some_and(|t| now >= t) {
+            for li in 0..self.listeners.len() {
+                self.accept_all(li);
+            }
+        }
+    }
+
+    fn live(&self) -> usize {
+        self.conns.iter().filter(|c| c.is_some()).count()
+    }
+
+    fn run(&mut self, stop: &AtomicBool) -> std::io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut next_tick = self.clock.now() + TICK;
+        let mut stopping_since: Option<Instant> = None;
+        loop {
+            let now = self.clock.now();
+            if stopping_since.is_none() && stop.load(Ordering::SeqCst) {
+                stopping_since = Some(now);
+                for l in &mut self.listeners {
+                    let _ = self.poll.registry().deregister(l);
+                }
+                for slot in 0..self.conns.len() {
+                    if let Some(c) = self.conns[slot].as_mut() {
+                        // Stop reading; answer what is owed (per --on-eof), then close.
+                        c.driver.machine_mut().handle_peer_closed(now);
+                    }
+                    self.drive(slot, false, false);
+                }
+            }
+            if let Some(t) = stopping_since {
+                if self.live() == 0
+                    || now.saturating_duration_since(t) >= Duration::from_millis(900)
+                {
+                    for slot in 0..self.conns.len() {
+                        self.close_slot(slot, None);
+                    }
+                    return Ok(());
+                }
+            }
+            let timeout = next_tick
+                .saturating_duration_since(now)
+                .max(Duration::from_millis(1));
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for ev in events.iter() {
+                let t = ev.token().0;
+                if t < self.listeners.len() {
+                    if stopping_since.is_none() {
+                        self.accept_all(t);
+                    }
+                } else {
+                    let slot = t - self.listeners.len();
+                    let (r, w) = (
+                        ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                        ev.is_writable() || ev.is_error(),
+                    );
+                    self.drive(slot, r, w);
+                }
+            }
+            let now = self.clock.now();
+            if now >= next_tick {
+                self.tick();
+                next_tick = now + TICK;
+            }
+        }
+    }
+}
+
+/// Answers every ready query: ordinary ones in place, AXFR as a resumable
+/// multi-message job. Returns the number of messages written.
+fn answer_all(c: &mut Conn, zone: &Zone, now: Instant, scratch: &mut [u8]) -> usize {
+    let mut written = pump_axfr(c, zone, now, scratch);
+    if c.axfr.is_some() {
+        // One transfer at a time; later queries wait behind it (pipelined, in order).
+        return written;
+    }
+    loop {
+        let mut xfr: Option<Vec<u8>> = None;
+        let r = c.driver.machine_mut().answer_next(now, |q: &Message<'_>, out: &mut [u8]| {
+            let is_xfr = matches!(q.first_question(), Ok(Some(qq)) if matches!(qq.qtype, Rtype::Axfr | Rtype::Ixfr));
+            if is_xfr {
+                xfr = Some(q.as_bytes().to_vec());
+                return 0;
+            }
+            zone.answer(q, out)
+        });
+        match r {
+            Some(Ok(token)) => {
+                if let Some(query) = xfr {
+                    c.axfr = Some(AxfrJob {
+                        token,
+                        query,
+                        state: AxfrState::new(),
+                    });
+                    written += pump_axfr(c, zone, now, scratch);
+                    return written;
+                }
+                written += 1;
+            }
+            Some(Err(_)) | None => return written,
+        }
+    }
+}
+
+fn pump_axfr(c: &mut Conn, zone: &Zone, now: Instant, scratch: &mut [u8]) -> usize {
+    let Some(job) = c.axfr.as_mut() else { return 0 };
+    let mut written = 0;
+    let Ok(query) = Message::new(&job.query) else {
+        let _ = c.driver.machine_mut().finish(now, job.token);
+        c.axfr = None;
+        return 0;
+    };
+    let machine = c.driver.machine_mut();
+    loop {
+        let room = machine.max_response_len().min(AXFR_MESSAGE);
+        // Peek at the next message with a copy of the state, commit it only if sent.
+        let mut next = job.state.clone();
+        match zone.axfr_messages(&query, room, scratch, &mut next) {
+            Some(n) => match machine.respond_part(now, job.token, &scratch[..n]) {
+                Ok(()) => {
+                    job.state = next;
+                    written += 1;
+                }
+                Err(RespondError::WouldBlock) => return written,
+                Err(_) => {
+                    c.axfr = None;
+                    return written;
+                }
+            },
+            None => {
+                let _ = machine.finish(now, job.token);
+                c.axfr = None;
+                return written;
+            }
+        }
+    }
+}
+
+fn bind_all(args: &Args, reuse_port: bool) -> Result<Vec<std::net::TcpListener>, String> {
+    let mut out = Vec::new();
+    for addr in &args.listen {
+        let opts = ListenOptions {
+            fast_open: args.tfo.then_some(256),
+            reuse_port,
+            ..ListenOptions::default()
+        };
+        let l = sys::listen(*addr, opts).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        out.push(l.listener);
+    }
+    Ok(out)
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("serve: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let zone = match Zone::from_file(&args.zone, args.origin.as_deref()) {
+        Ok(z) => Arc::new(z),
+        Err(e) => {
+            eprintln!("serve: zone error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let threads = args.threads.max(1);
+    let first = match bind_all(&args, threads > 1) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Port 0 resolved: the other threads bind the real ports.
+    let mut real = Vec::new();
+    for l in &first {
+        match l.local_addr() {
+            Ok(a) => real.push(a),
+            Err(e) => {
+                eprintln!("serve: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    args.listen = real.clone();
+    let mut groups = vec![first];
+    for _ in 1..threads {
+        match bind_all(&args, true) {
+            Ok(l) => groups.push(l),
+            Err(e) => {
+                eprintln!("serve: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        for a in &real {
+            let _ = writeln!(out, "listening on {a}");
+        }
+        let _ = out.flush();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop)) {
+            eprintln!("serve: cannot install signal handler: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let args = Arc::new(args);
+    let stats = Arc::new(ServerStats::default());
+    let mut handles = Vec::new();
+    for group in groups {
+        let (zone, args, stats, stop) = (
+            Arc::clone(&zone),
+            Arc::clone(&args),
+            Arc::clone(&stats),
+            Arc::clone(&stop),
+        );
+        handles.push(std::thread::spawn(move || -> Result<(), String> {
+            let mut l = Loop::new(group, zone, args, stats).map_err(|e| e.to_string())?;
+            l.run(&stop).map_err(|e| e.to_string())
+        }));
+    }
+    let mut failed = false;
+    for h in handles {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("serve: event loop failed: {e}");
+                failed = true;
+            }
+            Err(_) => failed = true,
+        }
+    }
+    eprintln!("{}", stats.line());
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
