@@ -431,6 +431,10 @@ impl Client {
             if done >= n {
                 break;
             }
+            if !queue.is_empty() && inflight.len() < cap && conn.driver.machine().can_send() {
+                // Answers freed slots: send more before waiting.
+                continue;
+            }
 
             // 5. Wait for the socket or the next deadline.
             wait_conn(conn, &self.clock);
@@ -464,6 +468,25 @@ impl Client {
     /// Closes the connection now (queries in flight were already answered or failed).
     pub fn close(&mut self) {
         self.conn = None;
+    }
+
+    /// Runs the connection's timers without sending anything: an idle connection
+    /// whose idle timeout (or the server's edns-tcp-keepalive value) has passed is
+    /// closed now (C6). A blocking client has no thread of its own, so call this
+    /// from time to time, or rely on the next query doing it. Returns whether a
+    /// connection is still open.
+    pub fn poll_idle(&mut self) -> bool {
+        let now = self.clock.now();
+        if let Some(c) = self.conn.as_mut() {
+            c.driver.on_readable(now);
+            c.driver.on_timeout(now);
+            while c.driver.machine_mut().poll_event().is_some() {}
+            drain_close(c);
+            if c.closed || c.driver.is_closed() {
+                self.conn = None;
+            }
+        }
+        self.conn.is_some()
     }
 }
 
