@@ -36,10 +36,15 @@ fn parse_server(s: &str) -> Result<SocketAddr, String> {
         return Ok(a);
     }
     let bare = s.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)).map_err(|_| format!("bad server address {s:?}"))
+    bare.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("bad server address {s:?}"))
 }
 
-fn push_name(out: &mut Vec<(String, NameBuf, Rtype)>, pending: &mut Option<(String, NameBuf, bool)>) {
+fn push_name(
+    out: &mut Vec<(String, NameBuf, Rtype)>,
+    pending: &mut Option<(String, NameBuf, bool)>,
+) {
     if let Some((text, name, typed)) = pending.take() {
         if !typed {
             out.push((text, name, Rtype::A));
@@ -63,7 +68,8 @@ fn parse_tokens<'a>(
             }
         } else {
             push_name(out, &mut pending);
-            let name = NameBuf::from_presentation(tok).map_err(|e| format!("bad name {tok:?}: {e}"))?;
+            let name =
+                NameBuf::from_presentation(tok).map_err(|e| format!("bad name {tok:?}: {e}"))?;
             pending = Some((tok.to_string(), name, false));
         }
     }
@@ -90,7 +96,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         if let Some(s) = arg.strip_prefix('@') {
             a.server = parse_server(s)?;
         } else if let Some(opt) = arg.strip_prefix('+') {
-            let (key, val) = opt.split_once('=').map_or((opt, None), |(k, v)| (k, Some(v)));
+            let (key, val) = opt
+                .split_once('=')
+                .map_or((opt, None), |(k, v)| (k, Some(v)));
             match (key, val) {
                 ("short", None) => a.short = true,
                 ("halfclose", None) => a.half_close = true,
@@ -105,7 +113,11 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                     a.timeout = Duration::from_secs_f64(secs);
                 }
                 ("repeat", Some(v)) => {
-                    a.repeat = v.parse().ok().filter(|n| *n > 0).ok_or(format!("bad +repeat value {v:?}"))?;
+                    a.repeat = v
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(format!("bad +repeat value {v:?}"))?;
                 }
                 _ => return Err(format!("unknown option {arg}")),
             }
@@ -139,7 +151,15 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
 
 fn flags_of(m: &Message<'_>) -> String {
     let mut f = Vec::new();
-    for (on, name) in [(m.qr(), "qr"), (m.aa(), "aa"), (m.tc(), "tc"), (m.rd(), "rd"), (m.ra(), "ra"), (m.ad(), "ad"), (m.cd(), "cd")] {
+    for (on, name) in [
+        (m.qr(), "qr"),
+        (m.aa(), "aa"),
+        (m.tc(), "tc"),
+        (m.rd(), "rd"),
+        (m.ra(), "ra"),
+        (m.ad(), "ad"),
+        (m.cd(), "cd"),
+    ] {
         if on {
             f.push(name);
         }
@@ -150,7 +170,13 @@ fn flags_of(m: &Message<'_>) -> String {
 fn print_full(out: &mut String, m: &Message<'_>, ans: &Answer) {
     let h = m.header();
     let opt = m.opt().ok().flatten();
-    let _ = writeln!(out, ";; ->>HEADER<<- opcode: {}, status: {}, id: {}", m.opcode(), m.rcode(), m.id());
+    let _ = writeln!(
+        out,
+        ";; ->>HEADER<<- opcode: {}, status: {}, id: {}",
+        m.opcode(),
+        m.rcode(),
+        m.id()
+    );
     let _ = writeln!(
         out,
         ";; flags: {}; QUERY: {}, ANSWER: {}, AUTHORITY: {}, ADDITIONAL: {}",
@@ -161,7 +187,13 @@ fn print_full(out: &mut String, m: &Message<'_>, ans: &Answer) {
         h.arcount()
     );
     if let Some(o) = opt {
-        let _ = writeln!(out, "\n;; OPT PSEUDOSECTION:\n; EDNS: version: {}, flags:{}; udp: {}", o.version(), if o.dnssec_ok() { " do" } else { "" }, o.udp_size());
+        let _ = writeln!(
+            out,
+            "\n;; OPT PSEUDOSECTION:\n; EDNS: version: {}, flags:{}; udp: {}",
+            o.version(),
+            if o.dnssec_ok() { " do" } else { "" },
+            o.udp_size()
+        );
         for opt in o.options().flatten() {
             let _ = writeln!(out, "; {opt}");
         }
@@ -170,10 +202,18 @@ fn print_full(out: &mut String, m: &Message<'_>, ans: &Answer) {
     for q in m.questions().flatten() {
         let _ = writeln!(out, ";{q}");
     }
-    let sections = [("ANSWER", m.answers()), ("AUTHORITY", m.authority()), ("ADDITIONAL", m.additional())];
+    let sections = [
+        ("ANSWER", m.answers()),
+        ("AUTHORITY", m.authority()),
+        ("ADDITIONAL", m.additional()),
+    ];
     for (title, recs) in sections {
         let Ok(recs) = recs else { continue };
-        let lines: Vec<String> = recs.flatten().filter(|r| r.rtype() != Rtype::Opt).map(|r| r.to_string()).collect();
+        let lines: Vec<String> = recs
+            .flatten()
+            .filter(|r| r.rtype() != Rtype::Opt)
+            .map(|r| r.to_string())
+            .collect();
         if lines.is_empty() {
             continue;
         }
@@ -183,7 +223,12 @@ fn print_full(out: &mut String, m: &Message<'_>, ans: &Answer) {
         }
     }
     let _ = writeln!(out, "\n;; Query time: {} msec", ans.elapsed.as_millis());
-    let _ = writeln!(out, ";; SERVER: {}#{}(TCP)", ans.server.ip(), ans.server.port());
+    let _ = writeln!(
+        out,
+        ";; SERVER: {}#{}(TCP)",
+        ans.server.ip(),
+        ans.server.port()
+    );
     let _ = writeln!(out, ";; MSG SIZE  rcvd: {}\n", ans.bytes.len());
 }
 
@@ -230,7 +275,11 @@ fn main() -> ExitCode {
     let (axfr, plain): (Vec<_>, Vec<_>) = args.questions.iter().partition(|q| q.2 == Rtype::Axfr);
     let one: Vec<(NameBuf, Rtype)> = plain.iter().map(|q| (q.1, q.2)).collect();
     let batch: Vec<(NameBuf, Rtype)> = (0..args.repeat).flat_map(|_| one.iter().copied()).collect();
-    let results = if batch.is_empty() { Vec::new() } else { client.query_many(&batch) };
+    let results = if batch.is_empty() {
+        Vec::new()
+    } else {
+        client.query_many(&batch)
+    };
     total += batch.len();
     let last_round = results.len().saturating_sub(one.len());
     for (k, res) in results.iter().enumerate() {
@@ -258,7 +307,8 @@ fn main() -> ExitCode {
     }
     for (text, name, _) in &axfr {
         total += 1;
-        let transfer: Result<Vec<Answer>, QueryError> = client.axfr(name).and_then(|it| it.collect());
+        let transfer: Result<Vec<Answer>, QueryError> =
+            client.axfr(name).and_then(|it| it.collect());
         match transfer {
             Ok(messages) => {
                 answered += 1;
@@ -285,7 +335,10 @@ fn main() -> ExitCode {
     }
     let secs = started.elapsed().as_secs_f64();
     if args.repeat > 1 {
-        eprintln!("{total} queries, {answered} answered, {:.0} qps", answered as f64 / secs.max(1e-9));
+        eprintln!(
+            "{total} queries, {answered} answered, {:.0} qps",
+            answered as f64 / secs.max(1e-9)
+        );
     }
     if args.stats {
         let s = client.stats();
@@ -295,6 +348,9 @@ fn main() -> ExitCode {
         );
     }
     drop(client);
-    if failed > 0 { ExitCode::from(9) } else { ExitCode::SUCCESS }
+    if failed > 0 {
+        ExitCode::from(9)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
-

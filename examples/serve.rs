@@ -4,6 +4,7 @@
 //! The command-line contract (flags, the `listening on` and `stats:` lines, exit
 //! codes) is documented in the README under "The `serve` program"; scripts rely on it.
 
+use std::collections::VecDeque;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -168,7 +169,8 @@ struct AxfrJob {
 struct Conn {
     driver: Driver<TcpStream, Machine>,
     ticket: Option<Ticket>,
-    axfr: Option<AxfrJob>,
+    /// Zone transfers in progress, the first being written.
+    axfr: VecDeque<AxfrJob>,
     reason: Option<server::CloseReason>,
 }
 
@@ -325,7 +327,7 @@ impl Loop {
             self.conns[slot] = Some(Conn {
                 driver: Driver::new(stream, machine),
                 ticket: Some(ticket),
-                axfr: None,
+                axfr: VecDeque::new(),
                 reason: None,
             });
             // Data may already be waiting (TFO, or a fast client).
@@ -369,12 +371,14 @@ impl Loop {
             }
             while let Some(ev) = c.driver.machine_mut().poll_event() {
                 match ev {
-                    Event::Closed { reason } => c.reason = Some(reason),
-                    Event::Dropped { token } => {
-                        if c.axfr.as_ref().is_some_and(|j| j.token == token) {
-                            c.axfr = None;
-                        }
+                    // A query decoded outside `answer_next` (e.g. after a transfer
+                    // freed a slot): answer it by token.
+                    Event::Query { token, message } => {
+                        let query = message.as_bytes().to_vec();
+                        progress += answer_by_token(c, &zone, now, token, query, &mut self.scratch);
                     }
+                    Event::Closed { reason } => c.reason = Some(reason),
+                    Event::Dropped { token } => c.axfr.retain(|j| j.token != token),
                     _ => {}
                 }
             }
@@ -482,54 +486,101 @@ impl Loop {
     }
 }
 
-/// Answers every ready query: ordinary ones in place, AXFR as a resumable
-/// multi-message job. Returns the number of messages written.
+/// Answers every ready query: ordinary ones in place (zero copy), AXFR as a
+/// resumable multi-message job. Returns the number of messages written.
 fn answer_all(c: &mut Conn, zone: &Zone, now: Instant, scratch: &mut [u8]) -> usize {
     let mut written = pump_axfr(c, zone, now, scratch);
-    if c.axfr.is_some() {
-        // One transfer at a time; later queries wait behind it (pipelined, in order).
-        return written;
-    }
     loop {
         let mut xfr: Option<Vec<u8>> = None;
-        let r = c.driver.machine_mut().answer_next(now, |q: &Message<'_>, out: &mut [u8]| {
-            let is_xfr = matches!(q.first_question(), Ok(Some(qq)) if matches!(qq.qtype, Rtype::Axfr | Rtype::Ixfr));
-            if is_xfr {
-                xfr = Some(q.as_bytes().to_vec());
-                return 0;
-            }
-            zone.answer(q, out)
-        });
+        let r = c
+            .driver
+            .machine_mut()
+            .answer_next(now, |q: &Message<'_>, out: &mut [u8]| {
+                if is_transfer(q) {
+                    xfr = Some(q.as_bytes().to_vec());
+                    return 0;
+                }
+                zone.answer(q, out)
+            });
         match r {
-            Some(Ok(token)) => {
-                if let Some(query) = xfr {
-                    c.axfr = Some(AxfrJob {
+            Some(Ok(token)) => match xfr {
+                Some(query) => {
+                    c.axfr.push_back(AxfrJob {
                         token,
                         query,
                         state: AxfrState::new(),
                     });
                     written += pump_axfr(c, zone, now, scratch);
-                    return written;
                 }
-                written += 1;
-            }
+                None => written += 1,
+            },
             Some(Err(_)) | None => return written,
         }
     }
 }
 
-fn pump_axfr(c: &mut Conn, zone: &Zone, now: Instant, scratch: &mut [u8]) -> usize {
-    let Some(job) = c.axfr.as_mut() else { return 0 };
-    let mut written = 0;
-    let Ok(query) = Message::new(&job.query) else {
-        let _ = c.driver.machine_mut().finish(now, job.token);
-        c.axfr = None;
+fn is_transfer(q: &Message<'_>) -> bool {
+    matches!(q.first_question(), Ok(Some(qq)) if matches!(qq.qtype, Rtype::Axfr | Rtype::Ixfr))
+}
+
+/// Answers a query handed out as an event (copied), by token.
+fn answer_by_token(
+    c: &mut Conn,
+    zone: &Zone,
+    now: Instant,
+    token: Token,
+    query: Vec<u8>,
+    scratch: &mut [u8],
+) -> usize {
+    let Ok(q) = Message::new(&query) else {
+        let _ = c.driver.machine_mut().finish(now, token);
         return 0;
     };
-    let machine = c.driver.machine_mut();
-    loop {
-        let room = machine.max_response_len().min(AXFR_MESSAGE);
-        // Peek at the next message with a copy of the state, commit it only if sent.
+    if is_transfer(&q) {
+        c.axfr.push_back(AxfrJob {
+            token,
+            query,
+            state: AxfrState::new(),
+        });
+        return pump_axfr(c, zone, now, scratch);
+    }
+    let n = zone.answer(&q, scratch);
+    let m = c.driver.machine_mut();
+    let r = if n >= 12 {
+        m.respond(now, token, &scratch[..n])
+    } else {
+        m.finish(now, token)
+    };
+    match r {
+        Ok(()) => 1,
+        // No room now: serve it like a one-message transfer once the socket drains.
+        Err(RespondError::WouldBlock) => {
+            c.axfr.push_back(AxfrJob {
+                token,
+                query,
+                state: AxfrState::new(),
+            });
+            0
+        }
+        Err(_) => 0,
+    }
+}
+
+/// Writes as many messages of the front transfer as fit; finishes it at the end.
+fn pump_axfr(c: &mut Conn, zone: &Zone, now: Instant, scratch: &mut [u8]) -> usize {
+    let mut written = 0;
+    while let Some(job) = c.axfr.front_mut() {
+        let machine = c.driver.machine_mut();
+        let Ok(query) = Message::new(&job.query) else {
+            let _ = machine.finish(now, job.token);
+            c.axfr.pop_front();
+            continue;
+        };
+        let room = machine
+            .max_response_len()
+            .min(AXFR_MESSAGE)
+            .min(scratch.len());
+        // Work on a copy of the state; keep it only once the message is queued.
         let mut next = job.state.clone();
         match zone.axfr_messages(&query, room, scratch, &mut next) {
             Some(n) => match machine.respond_part(now, job.token, &scratch[..n]) {
@@ -539,17 +590,16 @@ fn pump_axfr(c: &mut Conn, zone: &Zone, now: Instant, scratch: &mut [u8]) -> usi
                 }
                 Err(RespondError::WouldBlock) => return written,
                 Err(_) => {
-                    c.axfr = None;
-                    return written;
+                    c.axfr.pop_front();
                 }
             },
             None => {
                 let _ = machine.finish(now, job.token);
-                c.axfr = None;
-                return written;
+                c.axfr.pop_front();
             }
         }
     }
+    written
 }
 
 fn bind_all(args: &Args, reuse_port: bool) -> Result<Vec<std::net::TcpListener>, String> {

@@ -617,7 +617,9 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
         if units == 0 {
             self.keepalive_zero = true;
         } else {
-            self.idle_timeout = duration_from_units(units);
+            // Honour the server's limit without idling longer than we were told to:
+            // the connection closes at whichever comes first (RFC 7828 §3.2.2).
+            self.idle_timeout = duration_from_units(units).min(self.config.idle_timeout);
             self.timers.stop(Timer::Idle as usize);
         }
     }

@@ -814,22 +814,32 @@ fn e2_keepalive_sent_in_first_and_every_5th_query() {
 }
 
 #[test]
-fn e2_server_keepalive_replaces_idle_timeout() {
-    let mut c: Conn = conn(Config::default());
-    let h = ask(&mut c, 0, "a.t", Rtype::A);
-    let id = c.query_id(h).unwrap();
-    flush(&mut c, 0);
-    let r = Resp {
-        id,
-        question: Some(("a.t", Rtype::A)),
-        keepalive: Some(300),
-        ..Resp::default()
+fn e2_server_keepalive_caps_idle_timeout() {
+    // The server's value (300 units = 30 s) is honoured as an upper bound: a client
+    // configured to idle longer closes at 30 s, one configured shorter keeps its own.
+    for (ours, expect) in [
+        (Duration::from_secs(60), 30_000),
+        (Duration::from_secs(5), 5_000),
+    ] {
+        let mut c: Conn = conn(Config {
+            idle_timeout: ours,
+            ..Config::default()
+        });
+        let h = ask(&mut c, 0, "a.t", Rtype::A);
+        let id = c.query_id(h).unwrap();
+        flush(&mut c, 0);
+        let r = Resp {
+            id,
+            question: Some(("a.t", Rtype::A)),
+            keepalive: Some(300),
+            ..Resp::default()
+        }
+        .build();
+        assert_eq!(resp_handles(&feed(&mut c, 1000, &r)), vec![h]);
+        assert_eq!(c.idle_timeout(), Duration::from_millis(expect));
+        assert_eq!(c.poll_timeout(), Some(t(1000 + expect)));
+        assert_eq!(c.stats().keepalive_seen, 1);
     }
-    .build();
-    assert_eq!(resp_handles(&feed(&mut c, 1000, &r)), vec![h]);
-    assert_eq!(c.idle_timeout(), Duration::from_secs(30));
-    assert_eq!(c.poll_timeout(), Some(t(31_000)));
-    assert_eq!(c.stats().keepalive_seen, 1);
 }
 
 #[test]

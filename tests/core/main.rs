@@ -5,6 +5,7 @@
 
 mod common;
 
+mod adapters;
 mod alloc;
 mod client;
 mod crosscheck;

@@ -129,6 +129,35 @@ enum Deferral {
     Part(u64, Vec<u8>),
     Last(u64, Vec<u8>),
     Finish(u64),
+    /// An answer to a query that came as an event, by token.
+    Direct(Token, Vec<u8>),
+    /// A query that came as an event and was not answered.
+    DirectFinish(Token),
+}
+
+/// Hands queued answers to the machine in order, as transmit room allows.
+fn flush_backlog(
+    driver: &mut Driver<TcpStream, Machine>,
+    backlog: &mut VecDeque<Deferral>,
+    tokens: &mut HashMap<u64, Token>,
+    now: crate::time::Instant,
+) {
+    while let Some(d) = backlog.front() {
+        let m = driver.machine_mut();
+        let r = match d {
+            Deferral::Part(seq, b) => tokens.get(seq).map(|t| m.respond_part(now, *t, b)),
+            Deferral::Last(seq, b) => tokens.get(seq).map(|t| m.respond(now, *t, b)),
+            Deferral::Finish(seq) => tokens.get(seq).map(|t| m.finish(now, *t)),
+            Deferral::Direct(t, b) => Some(m.respond(now, *t, b)),
+            Deferral::DirectFinish(t) => Some(m.finish(now, *t)),
+        };
+        if let Some(Err(RespondError::WouldBlock)) = r {
+            break;
+        }
+        if let Some(Deferral::Last(seq, _) | Deferral::Finish(seq)) = backlog.pop_front() {
+            tokens.remove(&seq);
+        }
+    }
 }
 
 /// Lets a handler defer the query it is looking at.
@@ -381,6 +410,7 @@ where
     let mut backlog: VecDeque<Deferral> = VecDeque::new();
     let mut close_reason = None;
     let mut stopping = false;
+    let mut scratch = std::vec![0u8; ctx.config.tx_size.clamp(512, 65_535)];
     loop {
         let now = ctx.clock.now();
         // Shutdown: stop reading new queries by ending the connection gracefully.
@@ -407,30 +437,28 @@ where
         }
         // Deferred answers, as room allows.
         backlog.extend(rx.try_iter());
-        while let Some(d) = backlog.front() {
-            let m = driver.machine_mut();
-            let r = match d {
-                Deferral::Part(seq, b) => tokens.get(seq).map(|t| m.respond_part(now, *t, b)),
-                Deferral::Last(seq, b) => tokens.get(seq).map(|t| m.respond(now, *t, b)),
-                Deferral::Finish(seq) => tokens.get(seq).map(|t| m.finish(now, *t)),
-            };
-            if let Some(Err(RespondError::WouldBlock)) = r {
-                break;
-            }
-            match backlog.pop_front() {
-                Some(Deferral::Last(seq, _) | Deferral::Finish(seq)) => {
-                    tokens.remove(&seq);
-                }
-                _ => {}
-            }
-        }
+        flush_backlog(&mut driver, &mut backlog, &mut tokens, now);
         while let Some(ev) = driver.machine_mut().poll_event() {
             match ev {
+                Event::Query { token, message } => {
+                    // A query decoded outside `answer_next`: answer it by token.
+                    let query = message.as_bytes().to_vec();
+                    let n =
+                        Message::new(&query).map_or(0, |q| handler(&q, &mut scratch, &deferrer));
+                    if let Some(seq) = deferrer.next.take() {
+                        tokens.insert(seq, token);
+                    } else if n >= 12 && n <= scratch.len() {
+                        backlog.push_back(Deferral::Direct(token, scratch[..n].to_vec()));
+                    } else {
+                        backlog.push_back(Deferral::DirectFinish(token));
+                    }
+                    deferrer.seq += 1;
+                }
                 Event::Closed { reason } => close_reason = Some(reason),
                 Event::Dropped { token } => tokens.retain(|_, t| *t != token),
-                _ => {}
             }
         }
+        flush_backlog(&mut driver, &mut backlog, &mut tokens, now);
         driver.on_writable(now);
         if let Some(Action::Close) = driver.apply_action(now) {
             break;
