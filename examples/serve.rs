@@ -581,7 +581,7 @@ fn pump_axfr(c: &mut Conn, zone: &Zone, now: Instant, scratch: &mut [u8]) -> usi
             .min(AXFR_MESSAGE)
             .min(scratch.len());
         // Work on a copy of the state; keep it only once the message is queued.
-        let mut next = job.state.clone();
+        let mut next = job.state;
         match zone.axfr_messages(&query, room, scratch, &mut next) {
             Some(n) => match machine.respond_part(now, job.token, &scratch[..n]) {
                 Ok(()) => {

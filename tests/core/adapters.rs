@@ -135,10 +135,13 @@ fn c1_c3_s2_pipelined_1000_answered_in_random_order_ipv6() {
     pipelined_random_order("[::1]:0");
 }
 
+/// Deferred answers waiting to be sent in a shuffled order.
+type DeferredQueue = Vec<(Deferred, Vec<u8>)>;
+
 fn pipelined_random_order(addr: &str) {
     let zone = zone();
     // Every query is deferred; an answering thread replies in shuffled batches.
-    let queue: Arc<Mutex<Vec<(Deferred, Vec<u8>)>>> = Arc::default();
+    let queue: Arc<Mutex<DeferredQueue>> = Arc::default();
     let z = Arc::clone(&zone);
     let q2 = Arc::clone(&queue);
     let mut config = ServerConfig::default();
