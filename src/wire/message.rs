@@ -143,6 +143,7 @@ impl<'m> Record<'m> {
         self.rdata_start
     }
     /// Decodes the RDATA, checking every length (W2, W5).
+    #[inline]
     pub fn data(&self) -> Result<RData<'m>, Error> {
         RData::parse(
             self.msg,
@@ -405,6 +406,7 @@ pub struct Questions<'m> {
 impl<'m> Iterator for Questions<'m> {
     type Item = Result<Question<'m>, Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
@@ -496,6 +498,7 @@ impl<'m> Records<'m> {
 impl<'m> Iterator for Records<'m> {
     type Item = Result<Record<'m>, Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         while self.section < 3 && self.left[self.section] == 0 {
             self.section += 1;
