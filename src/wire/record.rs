@@ -149,7 +149,7 @@ impl<'a> Iterator for TxtStrings<'a> {
 
 impl<'a> RData<'a> {
     /// Parses RDATA at `msg[start..start + len]`, resolving names against `msg`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn parse(
         msg: &'a [u8],
         rtype: Rtype,
