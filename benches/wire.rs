@@ -907,6 +907,9 @@ fn print_table(dir: &Path, since: SystemTime, corpus: &Corpus, stream: &[u8], fr
     let n = corpus.msgs.len() as f64;
     let bytes = corpus.bytes() as f64;
     println!();
+    println!("==== dnstcp wire benchmark summary ====");
+    println!("speed-up = peer time / dnstcp time (above 1: dnstcp is faster)");
+    println!();
     println!(
         "== parse + walk: {} corpus messages, {} bytes per pass (medians) ==",
         corpus.msgs.len(),
@@ -1005,8 +1008,36 @@ fn criterion_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/criterion"))
 }
 
+/// `WIRE_PASSES=<lib>:<n>` runs `n` parse+walk passes with one library and exits,
+/// for counting instructions under callgrind (`benches/run_wire.sh --callgrind`),
+/// which a shared, noisy machine cannot disturb.
+fn passes_only(corpus: &Corpus) -> bool {
+    let Ok(spec) = std::env::var("WIRE_PASSES") else {
+        return false;
+    };
+    let (lib, n) = spec.split_once(':').expect("WIRE_PASSES=<lib>:<n>");
+    let n: usize = n.parse().expect("WIRE_PASSES count");
+    let walk: fn(&[u8]) -> u64 = match lib {
+        "dnstcp" => walk_dnstcp,
+        "hickory" => walk_hickory,
+        "domain" => walk_domain,
+        other => panic!("unknown library {other}"),
+    };
+    let mut acc = 0u64;
+    for _ in 0..n {
+        for m in black_box(&corpus.msgs) {
+            acc = acc.wrapping_add(walk(m));
+        }
+    }
+    black_box(acc);
+    true
+}
+
 fn main() {
     let corpus = Corpus::load();
+    if passes_only(&corpus) {
+        return;
+    }
     check_agreement(&corpus);
     check_builders();
     let (stream, frames) = pipelined_stream(&corpus);
