@@ -37,7 +37,7 @@ fi
 
 log=target/wire-bench.log
 mkdir -p target
-cargo bench --bench wire -- "$@" 2>&1 | tee "$log" | grep -E '^(agreement|Benchmarking [^ ]+$)' || true
+cargo bench --bench wire -- "$@" 2>&1 | tee "$log" | grep -E '^agreement' || true
 echo
 sed -n '/^==== dnstcp wire benchmark summary ====/,$p' "$log"
 echo

@@ -269,14 +269,16 @@ fn walk_hickory(bytes: &[u8]) -> u64 {
 
 // ---- agreement check -----------------------------------------------------------
 
+/// (section, owner, type, class, ttl, names in RDATA, other RDATA fields)
+type CanonRecord = (u8, String, u16, u16, u32, Vec<String>, String);
+
 /// What every library must agree on for one message.
 #[derive(Debug, PartialEq, Eq)]
 struct Canon {
     id: u16,
     /// (qname, qtype, qclass)
     questions: Vec<(String, u16, u16)>,
-    /// (section, owner, type, class, ttl, names in RDATA, other RDATA fields)
-    records: Vec<(u8, String, u16, u16, u32, Vec<String>, String)>,
+    records: Vec<CanonRecord>,
     /// UDP payload size of the OPT record, if any (hickory keeps it outside the sections).
     opt_udp: Option<u16>,
 }
@@ -901,25 +903,33 @@ fn print_table(dir: &Path, since: SystemTime, corpus: &Corpus, stream: &[u8], fr
         ("domain", "domain 0.12.3"),
     ];
     let get = |g: &str, id: &str| median_ns(dir, g, id, since);
-    if get("parse_walk", "dnstcp").is_none() && get("frame", "decoder").is_none() {
-        return; // test mode, or filtered out
+    let groups = ["parse_walk", "build_query", "build_response", "frame"];
+    let ids = ["dnstcp", "hickory", "domain", "decoder", "memcpy"];
+    if !groups
+        .iter()
+        .any(|g| ids.iter().any(|id| get(g, id).is_some()))
+    {
+        return; // test mode, or nothing ran
     }
     let n = corpus.msgs.len() as f64;
     let bytes = corpus.bytes() as f64;
     println!();
     println!("==== dnstcp wire benchmark summary ====");
     println!("speed-up = peer time / dnstcp time (above 1: dnstcp is faster)");
-    println!();
-    println!(
-        "== parse + walk: {} corpus messages, {} bytes per pass (medians) ==",
-        corpus.msgs.len(),
-        corpus.bytes()
-    );
-    println!(
-        "{:<22} {:>12} {:>14} {:>10} {:>16}",
-        "library", "time/pass", "messages/s", "MB/s", "dnstcp speed-up"
-    );
     let ours = get("parse_walk", "dnstcp");
+    let any_parse = LIBS.iter().any(|(id, _)| get("parse_walk", id).is_some());
+    if any_parse {
+        println!();
+        println!(
+            "== parse + walk: {} corpus messages, {} bytes per pass (medians) ==",
+            corpus.msgs.len(),
+            corpus.bytes()
+        );
+        println!(
+            "{:<22} {:>12} {:>14} {:>10} {:>16}",
+            "library", "time/pass", "messages/s", "MB/s", "dnstcp speed-up"
+        );
+    }
     for (id, label) in LIBS {
         let Some(t) = get("parse_walk", id) else {
             continue;
@@ -945,6 +955,9 @@ fn print_table(dir: &Path, since: SystemTime, corpus: &Corpus, stream: &[u8], fr
             "build a response (question, 2 A, NS, glue A; compressed)",
         ),
     ] {
+        if LIBS.iter().all(|(id, _)| get(group, id).is_none()) {
+            continue;
+        }
         println!();
         println!("== {what} (medians) ==");
         println!(
@@ -969,6 +982,11 @@ fn print_table(dir: &Path, since: SystemTime, corpus: &Corpus, stream: &[u8], fr
             );
         }
     }
+    let dec = get("frame", "decoder");
+    let cpy = get("frame", "memcpy");
+    if dec.is_none() && cpy.is_none() {
+        return;
+    }
     println!();
     println!(
         "== frame decode: {} frames, {} bytes pipelined (medians) ==",
@@ -979,8 +997,6 @@ fn print_table(dir: &Path, since: SystemTime, corpus: &Corpus, stream: &[u8], fr
         "{:<22} {:>12} {:>10} {:>14}",
         "", "time/stream", "GB/s", "frames/s"
     );
-    let dec = get("frame", "decoder");
-    let cpy = get("frame", "memcpy");
     for (label, t) in [("frame::Decoder", dec), ("memcpy", cpy)] {
         if let Some(t) = t {
             println!(
