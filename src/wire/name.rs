@@ -207,6 +207,28 @@ impl<'a> Name<'a> {
         }
     }
 
+    /// The name without its leftmost label, as `suffix(1)` but without setting up a
+    /// label iterator (the builder calls this once per label it writes).
+    #[inline]
+    pub(crate) fn parent(&self) -> Name<'a> {
+        if self.labels == 0 {
+            return Name::root();
+        }
+        let next = resolve(self.buf, self.start).and_then(|p| {
+            let l = *self.buf.get(p)?;
+            Some((l, resolve(self.buf, p + 1 + usize::from(l))?))
+        });
+        match next {
+            Some((l, start)) => Name {
+                buf: self.buf,
+                start,
+                wire_len: self.wire_len - (l + 1),
+                labels: self.labels - 1,
+            },
+            None => Name::root(),
+        }
+    }
+
     /// ASCII case-insensitive equality (RFC 4343).
     #[must_use]
     pub fn eq_ignore_case(&self, other: &Name<'_>) -> bool {
@@ -261,6 +283,19 @@ impl PartialEq for Name<'_> {
     }
 }
 impl Eq for Name<'_> {}
+
+/// Follows compression pointers from `p` to the next label or root byte.
+#[inline]
+fn resolve(buf: &[u8], mut p: usize) -> Option<usize> {
+    for _ in 0..=MAX_POINTER_HOPS {
+        let b = *buf.get(p)?;
+        if b < 0xC0 {
+            return Some(p);
+        }
+        p = (usize::from(b & 0x3F) << 8) | usize::from(*buf.get(p + 1)?);
+    }
+    None
+}
 
 /// Iterator over the labels of a [`Name`], leftmost first.
 #[derive(Clone, Debug)]
@@ -511,6 +546,26 @@ mod tests {
         let nb = NameBuf::from_presentation("MAIL.Example.TEST").unwrap();
         assert!(nb.as_name().eq_ignore_case(&n2));
         assert_eq!(n2.to_buf(), nb);
+    }
+
+    #[test]
+    fn parent_is_suffix_1() {
+        let m = msg_with(b"\x03www\x07example\x04test\x00\x04mail\xC0\x10\xC0\x1E");
+        let b = budget();
+        for pos in [12, 30, 37] {
+            let (mut n, _) = Name::parse(&m, pos, &b).unwrap();
+            loop {
+                let (p, s) = (n.parent(), n.suffix(1));
+                assert_eq!(
+                    (p.start, p.wire_len, p.labels, p.buf.as_ptr()),
+                    (s.start, s.wire_len, s.labels, s.buf.as_ptr())
+                );
+                if n.is_root() {
+                    break;
+                }
+                n = p;
+            }
+        }
     }
 
     #[test]
