@@ -16,22 +16,31 @@ echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)
 
 if [[ "${1:-}" == "--callgrind" ]]; then
     command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
-    cargo bench --bench wire --no-run 2>/dev/null
     bin=$(cargo bench --bench wire --no-run --message-format=json 2>/dev/null |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-    n=200
     files=$(ls tests/data/messages/*.bin | wc -l)
     bytes=$(cat tests/data/messages/*.bin | wc -c)
-    echo "instructions per parse+walk pass over $files messages ($bytes bytes), $n passes each:"
-    declare -A ir
+    # Instructions executed inside one benchmark body, per round.
+    count() { # what lib fn rounds
+        local c
+        c=$(WIRE_PASSES="$1:$2:$4" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            --toggle-collect="wire::$3" "$bin" 2>&1 | sed -n 's/.*Collected : *\([0-9]*\).*/\1/p')
+        echo $((c / $4))
+    }
+    echo "instructions (valgrind Ir), per parse+walk pass over $files messages ($bytes bytes) and per built message:"
+    printf '  %-22s %12s %10s %10s\n' library parse+walk query response
+    declare -A p q r
     for lib in dnstcp hickory domain; do
-        out=$(WIRE_PASSES="$lib:$n" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-            --toggle-collect="wire::walk_$lib" "$bin" 2>&1 | sed -n 's/.*Collected : *\([0-9]*\).*/\1/p')
-        ir[$lib]=$((out / n))
-        printf '  %-8s %8d Ir/pass %7d Ir/message\n' "$lib" "${ir[$lib]}" $((ir[$lib] / files))
+        p[$lib]=$(count parse $lib "walk_$lib" 200)
+        q[$lib]=$(count query $lib "build_query_$lib" 2000)
+        r[$lib]=$(count response $lib "build_response_$lib" 2000)
+        printf '  %-22s %12d %10d %10d\n' "$lib" "${p[$lib]}" "${q[$lib]}" "${r[$lib]}"
     done
-    awk -v d="${ir[dnstcp]}" -v h="${ir[hickory]}" -v m="${ir[domain]}" 'BEGIN {
-        printf "  dnstcp executes %.2fx fewer instructions than hickory-proto, %.2fx fewer than domain\n", h / d, m / d }'
+    for peer in hickory domain; do
+        awk -v peer="$peer" -v p="${p[$peer]}" -v q="${q[$peer]}" -v r="${r[$peer]}" \
+            -v P="${p[dnstcp]}" -v Q="${q[dnstcp]}" -v R="${r[dnstcp]}" 'BEGIN {
+            printf "  %-22s %11.2fx %9.2fx %9.2fx\n", "peer/dnstcp " peer, p / P, q / Q, r / R }'
+    done
     exit 0
 fi
 

@@ -1024,28 +1024,76 @@ fn criterion_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target/criterion"))
 }
 
-/// `WIRE_PASSES=<lib>:<n>` runs `n` parse+walk passes with one library and exits,
-/// for counting instructions under callgrind (`benches/run_wire.sh --callgrind`),
-/// which a shared, noisy machine cannot disturb.
+/// `WIRE_PASSES=<what>:<lib>:<n>` runs `n` rounds of one benchmark body (`what` is
+/// `parse`, `query` or `response`; `lib` is `dnstcp`, `hickory` or `domain`) and
+/// exits, for counting instructions under callgrind (`benches/run_wire.sh
+/// --callgrind`), which a shared, noisy machine cannot disturb.
 fn passes_only(corpus: &Corpus) -> bool {
     let Ok(spec) = std::env::var("WIRE_PASSES") else {
         return false;
     };
-    let (lib, n) = spec.split_once(':').expect("WIRE_PASSES=<lib>:<n>");
-    let n: usize = n.parse().expect("WIRE_PASSES count");
-    let walk: fn(&[u8]) -> u64 = match lib {
-        "dnstcp" => walk_dnstcp,
-        "hickory" => walk_hickory,
-        "domain" => walk_domain,
-        other => panic!("unknown library {other}"),
+    let mut it = spec.split(':');
+    let (Some(what), Some(lib), Some(n)) = (it.next(), it.next(), it.next()) else {
+        panic!("WIRE_PASSES=<parse|query|response>:<dnstcp|hickory|domain>:<n>");
     };
+    let n: usize = n.parse().expect("WIRE_PASSES count");
     let mut acc = 0u64;
-    for _ in 0..n {
-        for m in black_box(&corpus.msgs) {
-            acc = acc.wrapping_add(walk(m));
+    if what == "parse" {
+        let walk: fn(&[u8]) -> u64 = match lib {
+            "dnstcp" => walk_dnstcp,
+            "hickory" => walk_hickory,
+            "domain" => walk_domain,
+            other => panic!("unknown library {other}"),
+        };
+        for _ in 0..n {
+            for m in black_box(&corpus.msgs) {
+                acc = acc.wrapping_add(walk(m));
+            }
         }
+        black_box(acc);
+        return true;
     }
-    black_box(acc);
+    let query = match what {
+        "query" => true,
+        "response" => false,
+        other => panic!("unknown benchmark {other}"),
+    };
+    match lib {
+        "dnstcp" => {
+            let (names, mut buf) = (DnstcpNames::new(), [0u8; 512]);
+            for _ in 0..n {
+                let len = if query {
+                    build_query_dnstcp(&mut buf, black_box(&names))
+                } else {
+                    build_response_dnstcp(&mut buf, black_box(&names))
+                };
+                black_box(&buf[..len]);
+            }
+        }
+        "hickory" => {
+            let (names, mut buf) = (HickoryNames::new(), Vec::with_capacity(512));
+            for _ in 0..n {
+                if query {
+                    build_query_hickory(&mut buf, black_box(&names));
+                } else {
+                    build_response_hickory(&mut buf, black_box(&names));
+                }
+                black_box(&buf);
+            }
+        }
+        "domain" => {
+            let (names, mut buf) = (DomainNames::new(), Vec::with_capacity(512));
+            for _ in 0..n {
+                buf = if query {
+                    build_query_domain(buf, black_box(&names))
+                } else {
+                    build_response_domain(buf, black_box(&names))
+                };
+                black_box(&buf);
+            }
+        }
+        other => panic!("unknown library {other}"),
+    }
     true
 }
 
