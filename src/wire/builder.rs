@@ -256,21 +256,27 @@ impl<'b> Builder<'b> {
         let labels = name.label_count();
         let mut pointer = None;
         let mut written = labels;
+        // `suffix` steps one label at a time (`parent`, the same as `suffix(1)`):
+        // `name.suffix(i)` would walk i labels from the start for every i.
         if compress {
+            let mut suffix = *name;
             for i in 0..labels {
-                if let Some(off) = self.compress.find(&self.buf[..self.len], &name.suffix(i)) {
+                if let Some(off) = self.compress.find(&self.buf[..self.len], &suffix) {
                     pointer = Some(off);
                     written = i;
                     break;
                 }
+                suffix = suffix.parent();
             }
         }
-        for (i, label) in name.labels().take(written).enumerate() {
+        let mut suffix = *name;
+        for label in name.labels().take(written) {
             let at = self.len;
             self.put(&[label.len() as u8])?;
             self.put(label)?;
             if compress {
-                self.compress.remember(at, &name.suffix(i));
+                self.compress.remember(at, &suffix);
+                suffix = suffix.parent();
             }
         }
         match pointer {

@@ -150,6 +150,7 @@ impl<'m> Record<'m> {
         self.rdata_start
     }
     /// Decodes the RDATA, checking every length (W2, W5).
+    #[inline]
     pub fn data(&self) -> Result<RData<'m>, Error> {
         RData::parse(
             self.msg,
@@ -424,14 +425,23 @@ pub struct Questions<'m> {
 impl<'m> Iterator for Questions<'m> {
     type Item = Result<Question<'m>, Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;
         }
         let r = (|| {
             let (name, p) = Name::parse(self.msg, self.pos, self.budget)?;
-            let qtype = u16_at(self.msg, p, "QTYPE")?;
-            let qclass = u16_at(self.msg, p + 2, "QCLASS")?;
+            let (qtype, qclass) = match self.msg.get(p..p + 4) {
+                Some(&[t0, t1, c0, c1]) => {
+                    (u16::from_be_bytes([t0, t1]), u16::from_be_bytes([c0, c1]))
+                }
+                // Slow path, only to name the field that is cut off.
+                _ => (
+                    u16_at(self.msg, p, "QTYPE")?,
+                    u16_at(self.msg, p + 2, "QCLASS")?,
+                ),
+            };
             self.pos = p + 4;
             Ok(Question {
                 name,
@@ -462,42 +472,68 @@ impl Records<'_> {
     }
 }
 
+impl<'m> Records<'m> {
+    /// Reads the record at `self.pos` and moves past it.
+    #[inline(always)]
+    fn read(&mut self, section: Section) -> Result<Record<'m>, Error> {
+        let msg = self.msg;
+        let (owner, p) = Name::parse(msg, self.pos, self.budget)?;
+        // TYPE, CLASS, TTL and RDLENGTH in one bounds check.
+        let (rtype, class, ttl, rdlen) = match msg.get(p..p + 10) {
+            Some(&[t0, t1, c0, c1, l0, l1, l2, l3, r0, r1]) => (
+                u16::from_be_bytes([t0, t1]),
+                u16::from_be_bytes([c0, c1]),
+                u32::from_be_bytes([l0, l1, l2, l3]),
+                u16::from_be_bytes([r0, r1]),
+            ),
+            // Slow path, only to name the field that is cut off.
+            _ => (
+                u16_at(msg, p, "TYPE")?,
+                u16_at(msg, p + 2, "CLASS")?,
+                u32_at(msg, p + 4, "TTL")?,
+                u16_at(msg, p + 8, "RDLENGTH")?,
+            ),
+        };
+        let rdata_start = p + 10;
+        let rdata_len = usize::from(rdlen);
+        if rdata_start + rdata_len > msg.len() {
+            return Err(Error::Truncated("RDATA"));
+        }
+        self.pos = rdata_start + rdata_len;
+        Ok(Record {
+            msg,
+            budget: self.budget,
+            section,
+            owner,
+            rtype: Rtype::from_int(rtype),
+            class,
+            ttl,
+            rdata_start,
+            rdata_len,
+        })
+    }
+}
+
 impl<'m> Iterator for Records<'m> {
     type Item = Result<Record<'m>, Error>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         while self.section < 3 && self.left[self.section] == 0 {
             self.section += 1;
         }
-        if self.section >= 3 || self.only.is_some_and(|o| o != self.section) {
+        let idx = self.section;
+        if idx >= 3 || self.only.is_some_and(|o| o != idx) {
             return None;
         }
-        let section = [Section::Answer, Section::Authority, Section::Additional][self.section];
-        let r = (|| {
-            let (owner, p) = Name::parse(self.msg, self.pos, self.budget)?;
-            let rtype = Rtype::from_int(u16_at(self.msg, p, "TYPE")?);
-            let class = u16_at(self.msg, p + 2, "CLASS")?;
-            let ttl = u32_at(self.msg, p + 4, "TTL")?;
-            let rdlen = usize::from(u16_at(self.msg, p + 8, "RDLENGTH")?);
-            let rdata_start = p + 10;
-            if rdata_start + rdlen > self.msg.len() {
-                return Err(Error::Truncated("RDATA"));
-            }
-            self.pos = rdata_start + rdlen;
-            Ok(Record {
-                msg: self.msg,
-                budget: self.budget,
-                section,
-                owner,
-                rtype,
-                class,
-                ttl,
-                rdata_start,
-                rdata_len: rdlen,
-            })
-        })();
+        let section = match idx {
+            0 => Section::Answer,
+            1 => Section::Authority,
+            _ => Section::Additional,
+        };
+        let r = self.read(section);
         match r {
-            Ok(_) => self.left[self.section] -= 1,
+            Ok(_) => self.left[idx] -= 1,
             Err(_) => {
                 self.left = [0; 3];
                 self.section = 3;

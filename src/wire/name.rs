@@ -11,7 +11,6 @@
 use core::cell::Cell;
 use core::fmt;
 
-use super::reader::u8_at;
 use super::{Error, HEADER_LEN, MAX_POINTER_HOPS};
 
 /// Longest name in wire form, root label included.
@@ -28,16 +27,6 @@ pub struct Name<'a> {
     labels: u8,
 }
 
-/// Spends one unit of the decompression budget.
-pub(crate) fn spend(budget: &Cell<u32>) -> Result<(), Error> {
-    let left = budget.get();
-    if left == 0 {
-        return Err(Error::BudgetExceeded);
-    }
-    budget.set(left - 1);
-    Ok(())
-}
-
 impl<'a> Name<'a> {
     /// Reads the name at `pos` in `msg`, charging `budget`. Returns the name and the
     /// offset just after it at its original place (after the first pointer, or the
@@ -47,58 +36,103 @@ impl<'a> Name<'a> {
         pos: usize,
         budget: &Cell<u32>,
     ) -> Result<(Name<'a>, usize), Error> {
+        // The budget lives in a register for the walk and is written back once, on
+        // every exit, so the `Cell` ends exactly where charging it step by step would.
+        let mut left = budget.get();
+        // No name takes more than 1 + 127 labels + MAX_POINTER_HOPS + 1 steps before
+        // it ends or fails, so with at least that much budget the per-step check can
+        // never fire and is compiled out; the steps are charged in one go.
+        const MAX_STEPS: u32 = 1 + 127 + MAX_POINTER_HOPS as u32 + 1;
+        let r = if left >= MAX_STEPS {
+            let mut steps = 0;
+            let r = Self::parse_steps::<false>(msg, pos, &mut steps);
+            left -= steps;
+            r
+        } else {
+            Self::parse_steps::<true>(msg, pos, &mut left)
+        };
+        budget.set(left);
+        r
+    }
+
+    /// The walk behind [`parse`](Self::parse): one step per label or pointer. With
+    /// `CHARGE`, each step is charged to `budget` before it is read (a step with
+    /// `budget == 0` fails); without, `budget` counts the steps taken.
+    #[inline(always)]
+    fn parse_steps<const CHARGE: bool>(
+        msg: &'a [u8],
+        pos: usize,
+        budget: &mut u32,
+    ) -> Result<(Name<'a>, usize), Error> {
         let mut p = pos;
-        let mut end: Option<usize> = None;
+        // Offset after the first pointer; 0 means "no pointer yet" (a pointer at
+        // offset p ends at p + 2 >= 2).
+        let mut after = 0usize;
         let mut len: usize = 1;
-        let mut labels: usize = 0;
+        let mut labels: u8 = 0;
         let mut hops = 0usize;
         let mut limit = pos;
+        // Where the first label (or the root) is, after any leading pointers, so that
+        // walking the labels later need not follow those again.
+        let mut first = pos;
         loop {
-            spend(budget)?;
-            let b = u8_at(msg, p, "name")?;
-            match b & 0xC0 {
-                0x00 if b == 0 => {
-                    let after = end.unwrap_or(p + 1);
-                    let name = Name {
-                        buf: msg,
-                        start: pos,
-                        wire_len: u8::try_from(len).map_err(|_| Error::NameTooLong)?,
-                        labels: u8::try_from(labels).map_err(|_| Error::NameTooLong)?,
-                    };
-                    return Ok((name, after));
+            if CHARGE {
+                if *budget == 0 {
+                    return Err(Error::BudgetExceeded);
                 }
-                0x00 => {
-                    let l = usize::from(b);
-                    len += l + 1;
-                    if len > MAX_NAME_LEN {
-                        return Err(Error::NameTooLong);
-                    }
-                    if msg.len() < p + 1 + l {
-                        return Err(Error::Truncated("label"));
-                    }
-                    labels += 1;
-                    p += 1 + l;
+                *budget -= 1;
+            } else {
+                *budget += 1;
+            }
+            let Some(&b) = msg.get(p) else {
+                return Err(Error::Truncated("name"));
+            };
+            if b == 0 {
+                // len <= MAX_NAME_LEN (255) and labels <= 127 by the checks below.
+                let name = Name {
+                    buf: msg,
+                    start: first,
+                    wire_len: len as u8,
+                    labels,
+                };
+                return Ok((name, if after == 0 { p + 1 } else { after }));
+            }
+            if b < 0x40 {
+                let l = usize::from(b);
+                len += l + 1;
+                if len > MAX_NAME_LEN {
+                    return Err(Error::NameTooLong);
                 }
-                0xC0 => {
-                    let lo = u8_at(msg, p + 1, "compression pointer")?;
-                    let target = usize::from(u16::from_be_bytes([b & 0x3F, lo]));
-                    if end.is_none() {
-                        end = Some(p + 2);
-                    }
-                    hops += 1;
-                    if hops > MAX_POINTER_HOPS {
-                        return Err(Error::TooManyHops);
-                    }
-                    if target < HEADER_LEN {
-                        return Err(Error::PointerIntoHeader);
-                    }
-                    if target >= limit {
-                        return Err(Error::PointerForward);
-                    }
-                    limit = target;
-                    p = target;
+                p += 1 + l;
+                if p > msg.len() {
+                    return Err(Error::Truncated("label"));
                 }
-                _ => return Err(Error::ReservedLabelType),
+                labels += 1;
+            } else if b >= 0xC0 {
+                let Some(&lo) = msg.get(p + 1) else {
+                    return Err(Error::Truncated("compression pointer"));
+                };
+                let target = (usize::from(b & 0x3F) << 8) | usize::from(lo);
+                if after == 0 {
+                    after = p + 2;
+                }
+                hops += 1;
+                if hops > MAX_POINTER_HOPS {
+                    return Err(Error::TooManyHops);
+                }
+                if target < HEADER_LEN {
+                    return Err(Error::PointerIntoHeader);
+                }
+                if target >= limit {
+                    return Err(Error::PointerForward);
+                }
+                limit = target;
+                p = target;
+                if labels == 0 {
+                    first = target;
+                }
+            } else {
+                return Err(Error::ReservedLabelType);
             }
         }
     }
@@ -173,6 +207,28 @@ impl<'a> Name<'a> {
         }
     }
 
+    /// The name without its leftmost label, as `suffix(1)` but without setting up a
+    /// label iterator (the builder calls this once per label it writes).
+    #[inline]
+    pub(crate) fn parent(&self) -> Name<'a> {
+        if self.labels == 0 {
+            return Name::root();
+        }
+        let next = resolve(self.buf, self.start).and_then(|p| {
+            let l = *self.buf.get(p)?;
+            Some((l, resolve(self.buf, p + 1 + usize::from(l))?))
+        });
+        match next {
+            Some((l, start)) => Name {
+                buf: self.buf,
+                start,
+                wire_len: self.wire_len - (l + 1),
+                labels: self.labels - 1,
+            },
+            None => Name::root(),
+        }
+    }
+
     /// ASCII case-insensitive equality (RFC 4343).
     #[must_use]
     pub fn eq_ignore_case(&self, other: &Name<'_>) -> bool {
@@ -228,6 +284,19 @@ impl PartialEq for Name<'_> {
 }
 impl Eq for Name<'_> {}
 
+/// Follows compression pointers from `p` to the next label or root byte.
+#[inline]
+fn resolve(buf: &[u8], mut p: usize) -> Option<usize> {
+    for _ in 0..=MAX_POINTER_HOPS {
+        let b = *buf.get(p)?;
+        if b < 0xC0 {
+            return Some(p);
+        }
+        p = (usize::from(b & 0x3F) << 8) | usize::from(*buf.get(p + 1)?);
+    }
+    None
+}
+
 /// Iterator over the labels of a [`Name`], leftmost first.
 #[derive(Clone, Debug)]
 pub struct Labels<'a> {
@@ -238,15 +307,15 @@ pub struct Labels<'a> {
 
 impl<'a> Labels<'a> {
     /// Offset of the next label's length byte, after following pointers.
+    #[inline]
     fn position(&mut self) -> Option<usize> {
         for _ in 0..=MAX_POINTER_HOPS {
             let b = *self.buf.get(self.pos)?;
-            if b & 0xC0 == 0xC0 {
-                let lo = *self.buf.get(self.pos + 1)?;
-                self.pos = usize::from(u16::from_be_bytes([b & 0x3F, lo]));
-            } else {
+            if b < 0xC0 {
                 return Some(self.pos);
             }
+            let lo = *self.buf.get(self.pos + 1)?;
+            self.pos = (usize::from(b & 0x3F) << 8) | usize::from(lo);
         }
         None
     }
@@ -255,14 +324,19 @@ impl<'a> Labels<'a> {
 impl<'a> Iterator for Labels<'a> {
     type Item = &'a [u8];
 
+    #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
         if self.left == 0 {
             return None;
         }
-        let p = self.position()?;
-        let l = usize::from(*self.buf.get(p)?);
-        let label = self.buf.get(p + 1..p + 1 + l)?;
-        self.pos = p + 1 + l;
+        // Fast path: the next label is right here (no pointer to follow).
+        let p = match self.buf.get(self.pos) {
+            Some(&b) if b < 0xC0 => self.pos,
+            _ => self.position()?,
+        };
+        let (&l, rest) = self.buf.get(p..)?.split_first()?;
+        let label = rest.get(..usize::from(l))?;
+        self.pos = p + 1 + label.len();
         self.left -= 1;
         Some(label)
     }
@@ -472,6 +546,26 @@ mod tests {
         let nb = NameBuf::from_presentation("MAIL.Example.TEST").unwrap();
         assert!(nb.as_name().eq_ignore_case(&n2));
         assert_eq!(n2.to_buf(), nb);
+    }
+
+    #[test]
+    fn parent_is_suffix_1() {
+        let m = msg_with(b"\x03www\x07example\x04test\x00\x04mail\xC0\x10\xC0\x1E");
+        let b = budget();
+        for pos in [12, 30, 37] {
+            let (mut n, _) = Name::parse(&m, pos, &b).unwrap();
+            loop {
+                let (p, s) = (n.parent(), n.suffix(1));
+                assert_eq!(
+                    (p.start, p.wire_len, p.labels, p.buf.as_ptr()),
+                    (s.start, s.wire_len, s.labels, s.buf.as_ptr())
+                );
+                if n.is_root() {
+                    break;
+                }
+                n = p;
+            }
+        }
     }
 
     #[test]

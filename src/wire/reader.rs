@@ -3,10 +3,6 @@
 
 use super::Error;
 
-pub(crate) fn u8_at(b: &[u8], pos: usize, what: &'static str) -> Result<u8, Error> {
-    b.get(pos).copied().ok_or(Error::Truncated(what))
-}
-
 pub(crate) fn u16_at(b: &[u8], pos: usize, what: &'static str) -> Result<u16, Error> {
     match b.get(pos..pos.wrapping_add(2)) {
         Some(&[x, y]) => Ok(u16::from_be_bytes([x, y])),

@@ -149,6 +149,7 @@ impl<'a> Iterator for TxtStrings<'a> {
 
 impl<'a> RData<'a> {
     /// Parses RDATA at `msg[start..start + len]`, resolving names against `msg`.
+    #[inline(always)]
     pub(crate) fn parse(
         msg: &'a [u8],
         rtype: Rtype,
@@ -159,10 +160,10 @@ impl<'a> RData<'a> {
         budget: &Cell<u32>,
     ) -> Result<RData<'a>, Error> {
         let end = start + len;
-        let data = msg.get(start..end).ok_or(Error::Truncated("RDATA"))?;
         // Names inside RDATA are resolved against the message cut at the RDATA end,
         // so a name can never run past RDLENGTH.
-        let scope = &msg[..end];
+        let scope = msg.get(..end).ok_or(Error::Truncated("RDATA"))?;
+        let data = scope.get(start..).ok_or(Error::Truncated("RDATA"))?;
         let name_at = |pos: usize| -> Result<(Name<'a>, usize), Error> {
             Name::parse(scope, pos, budget).map_err(|e| match e {
                 Error::Truncated(_) => Error::BadRdata("name runs past RDLENGTH"),
