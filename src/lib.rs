@@ -9,7 +9,64 @@
 //! - [`wire`]: zero-copy [`wire::Message`] view, compressed names, typed RDATA,
 //!   EDNS(0) options and a [`wire::Builder`] into caller buffers.
 //! - [`frame`]: the RFC 7766 §8 two-byte length prefix.
-//! - [`time`]: the caller-supplied [`time::Instant`].
+//! - [`client`] and [`server`]: the RFC 7766 connection machines, plus
+//!   [`server::Limits`], the server-wide admission policy.
+//! - [`time`]: the caller-supplied [`time::Instant`]; [`intent`] and [`machine`]: what
+//!   a machine asks of its socket, and the drive contract both machines share.
+//! - `io` (feature `std`): blocking client and server, a poll-loop driver, TCP Fast
+//!   Open; `zone` (feature `std`): an authoritative zone that answers queries.
+//!
+//! ## The drive contract
+//!
+//! Every machine is driven the same way (quinn's four kinds of method):
+//!
+//! - **getters** (`&self`): `intent`, `stats`, `poll_timeout`, `poll_transmit`;
+//! - **inputs**: `read_buf` + `commit_read(now, n)` (or `handle_read(now, bytes)`),
+//!   `handle_peer_closed(now)` (EOF), `handle_reset(now)` (reset or failed write),
+//!   `handle_timeout(now)`;
+//! - **commands**: the client's `send_question`/`send`/`finish_sending`, the server's
+//!   `answer_next`/`respond`/`respond_part`/`finish`;
+//! - **outputs**: `poll_event`, `poll_transmit` + `advance_transmit(now, n)`,
+//!   `poll_timeout`, `intent`.
+//!
+//! After any input or command, the caller MUST drain the outputs — events until
+//! `None`, transmit until written or the socket would block, the intent (shut down
+//! the write side, close) — and then wait for the socket or for `poll_timeout`,
+//! whichever comes first. Time never runs backwards inside a machine: it keeps the
+//! latest `now` it was given. Events that carry a message borrow the receive buffer
+//! until the next call on the machine.
+//!
+//! ## A complete blocking example
+//!
+//! ```no_run
+//! # #[cfg(feature = "std")] {
+//! use std::sync::Arc;
+//! use dnstcp::io::blocking::{Client, ClientConfig, Server, ServerConfig, zone_handler};
+//! use dnstcp::wire::Rtype;
+//! use dnstcp::zone::Zone;
+//!
+//! // Serve a zone on an ephemeral port, in a background thread.
+//! let zone = Arc::new(Zone::from_file("examples/zones/example.test.zone", None)?);
+//! let server = Server::bind("127.0.0.1:0".parse()?, ServerConfig::default())?;
+//! let addr = server.local_addr()?;
+//! let stop = server.stopper();
+//! let t = std::thread::spawn(move || server.run(zone_handler(zone)));
+//!
+//! // Ask three questions, pipelined on one connection.
+//! let mut client = Client::new(addr, ClientConfig::default());
+//! let qs = [("www.example.test", Rtype::A), ("www.example.test", Rtype::Aaaa), ("example.test", Rtype::Mx)];
+//! let qs: Vec<_> = qs.iter().map(|(n, t)| (n.parse().unwrap(), *t)).collect();
+//! for answer in client.query_many(&qs) {
+//!     let answer = answer?;
+//!     for rr in answer.message()?.answers()? {
+//!         println!("{}", rr?);
+//!     }
+//! }
+//! stop.stop();
+//! t.join().unwrap()?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! ## Parsing a message
 //!
@@ -48,6 +105,8 @@ pub mod frame;
 pub mod intent;
 pub mod machine;
 pub mod server;
+#[cfg(feature = "heapless")]
+pub mod storage;
 pub mod time;
 pub mod timer;
 pub mod wire;

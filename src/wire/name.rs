@@ -5,7 +5,7 @@
 //! labels of at most 63 octets, at most 255 octets in all, compression pointers that
 //! point strictly before the start of the label run that holds them (so loops are
 //! impossible by construction), never into the header, at most
-//! [`MAX_POINTER_HOPS`](super::MAX_POINTER_HOPS) of them, and every step charged to the
+//! [`MAX_POINTER_HOPS`] of them, and every step charged to the
 //! message's decompression budget (W7). Afterwards, walking its labels cannot fail.
 
 use core::cell::Cell;
