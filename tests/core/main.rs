@@ -7,6 +7,7 @@ mod common;
 
 mod adapters;
 mod alloc;
+mod cli;
 mod client;
 mod crosscheck;
 mod frame;
