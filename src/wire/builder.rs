@@ -257,8 +257,11 @@ impl<'b> Builder<'b> {
         let mut pointer = None;
         let mut written = labels;
         if compress {
+            // A buffer shorter than the header has `len > buf.len()`: nothing to
+            // search (the first `put` below reports `NoSpace`).
+            let written_so_far = self.buf.get(..self.len).unwrap_or(&[]);
             for i in 0..labels {
-                if let Some(off) = self.compress.find(&self.buf[..self.len], &name.suffix(i)) {
+                if let Some(off) = self.compress.find(written_so_far, &name.suffix(i)) {
                     pointer = Some(off);
                     written = i;
                     break;

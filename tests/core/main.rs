@@ -11,6 +11,7 @@ mod crosscheck;
 mod frame;
 mod fuzz_replay;
 mod server;
+mod sim;
 mod sys;
 mod wire;
 mod zone;
