@@ -10,6 +10,7 @@ mod client;
 mod crosscheck;
 mod frame;
 mod fuzz_replay;
+mod hostile;
 mod server;
 mod sim;
 mod sys;
