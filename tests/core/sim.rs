@@ -175,9 +175,9 @@ struct Link {
 /// The A records the server app puts in the answer for `name`.
 fn addr_for(name: &NameBuf, i: u8) -> [u8; 4] {
     let s = name.to_string().to_ascii_lowercase();
-    let h = s
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let h = s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     [10, (h >> 8) as u8, (h >> 16) as u8, i]
 }
 
@@ -380,7 +380,7 @@ impl World {
             return;
         }
         while let Some(&q) = self.queue.front() {
-            let name = self.queries[q].name.clone();
+            let name = self.queries[q].name;
             match link.client.send_question(
                 at(now),
                 &name.as_name(),
@@ -482,7 +482,10 @@ impl World {
             if due > 0 {
                 let cap = self.rng.urange(1, due);
                 let buf = link.client.read_buf();
-                assert!(buf.len() <= link.client_rx_cap, "client read_buf over capacity");
+                assert!(
+                    buf.len() <= link.client_rx_cap,
+                    "client read_buf over capacity"
+                );
                 if buf.is_empty() {
                     break;
                 }
@@ -507,8 +510,14 @@ impl World {
         // Output.
         let link = &mut self.links[li];
         if let Some(p) = link.client.poll_transmit() {
-            assert!(p.len() <= link.client_tx_cap, "client transmit over capacity");
-            assert!(!link.c2s.is_shut() || link.c2s.is_dead(), "client wrote after FIN");
+            assert!(
+                p.len() <= link.client_tx_cap,
+                "client transmit over capacity"
+            );
+            assert!(
+                !link.c2s.is_shut() || link.c2s.is_dead(),
+                "client wrote after FIN"
+            );
             let room = if link.server_sock_closed {
                 p.len()
             } else {
@@ -533,12 +542,18 @@ impl World {
         let link = &mut self.links[li];
         let intent = link.client.intent();
         if intent.shutdown_write && !link.c2s.is_shut() && !link.c2s.is_dead() {
-            assert!(link.client.poll_transmit().is_none(), "shutdown with output queued");
+            assert!(
+                link.client.poll_transmit().is_none(),
+                "shutdown with output queued"
+            );
             link.c2s.shutdown(&mut self.rng, now);
             link.client_half_closed = true;
         }
         if intent.close {
-            assert!(link.client_closed_event, "client asks to close before Closed");
+            assert!(
+                link.client_closed_event,
+                "client asks to close before Closed"
+            );
             assert!(link.client.poll_event().is_none(), "event after Closed");
             link.client_sock_closed = true;
             link.c2s.shutdown(&mut self.rng, now);
@@ -656,15 +671,17 @@ impl World {
             if due > 0 {
                 let cap = self.rng.urange(1, due);
                 let buf = link.server.read_buf();
-                assert!(buf.len() <= link.server_rx_cap, "server read_buf over capacity");
+                assert!(
+                    buf.len() <= link.server_rx_cap,
+                    "server read_buf over capacity"
+                );
                 if buf.is_empty() {
                     break;
                 }
                 let take = cap.min(buf.len());
                 let n = link.c2s.read(now, &mut buf[..take]);
                 link.server.commit_read(at(now), n);
-            } else if link.c2s.at_eof(now) && !link.server_eof_seen && link.server.intent().read
-            {
+            } else if link.c2s.at_eof(now) && !link.server_eof_seen && link.server.intent().read {
                 link.server_eof_seen = true;
                 if !link.server.is_closed() && link.on_eof == OnEof::AnswerPending {
                     link.eof_while_open = true;
@@ -704,7 +721,10 @@ impl World {
         // Output.
         if let Some(p) = link.server.poll_transmit() {
             assert!(!link.server_reset, "S5: server transmits after reset");
-            assert!(p.len() <= link.server_tx_cap, "server transmit over capacity");
+            assert!(
+                p.len() <= link.server_tx_cap,
+                "server transmit over capacity"
+            );
             if link.client_sock_closed || link.s2c.is_dead() {
                 // The write fails: the client is gone.
                 link.server.handle_reset(at(now));
@@ -796,7 +816,10 @@ impl World {
             && link.server_closed_event == Some(server::CloseReason::PeerClosed)
         {
             self.tally.half_close_checked += 1;
-            assert_eq!(link.dropped, 0, "S9: server dropped tokens after half-close");
+            assert_eq!(
+                link.dropped, 0,
+                "S9: server dropped tokens after half-close"
+            );
             assert_eq!(
                 link.failed_any, 0,
                 "S9: a query failed although the server answered the half-close"
