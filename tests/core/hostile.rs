@@ -645,3 +645,93 @@ fn hostile_client_send_with_transmit_buffer_nearly_full_is_no_space() {
         }
     }
 }
+
+// ---- degenerate buffers --------------------------------------------------------------
+
+#[test]
+fn hostile_tiny_buffers_every_size_typed_outcomes() {
+    // Every receive/transmit size from 0 to 64 bytes, on both machines, through a
+    // query, an answer, an oversized answer, EOF and timers: typed outcomes only.
+    let q = frame(&query(9, "tiny.test"));
+    for rx in (0..64).step_by(3) {
+        for tx in (0..64).step_by(3) {
+            let mut s = server(timers(), rx, tx);
+            let mut fed = 0;
+            for round in 0..8u64 {
+                fed += s.handle_read(ms(round), &q[fed.min(q.len())..]);
+                let mut calls = 0;
+                let fit = |q: &Message<'_>, out: &mut [u8]| {
+                    let mut b = Builder::response_to(out, q);
+                    let owner = name("tiny.test");
+                    let ok = b.answer(&owner.as_name(), 1, &RData::A([192, 0, 2, 1].into()));
+                    if ok.is_ok() { b.finish() } else { 0 }
+                };
+                while let Some(r) = s.answer_next(ms(round), fit) {
+                    calls += 1;
+                    assert!(calls < 100, "rx {rx} tx {tx}: answer_next loops: {r:?}");
+                    // Returning 0 deferred the token: decline it.
+                    if let Ok(t) = r {
+                        if s.is_pending(t) {
+                            s.finish(ms(round), t).unwrap();
+                        }
+                    }
+                }
+                let out = write_all(&mut s, ms(round));
+                assert!(out.len() <= tx);
+                if fed >= q.len() {
+                    s.handle_peer_closed(ms(round));
+                }
+                let _ = events(&mut s);
+            }
+            s.handle_timeout(Instant::MAX);
+            let _ = events(&mut s);
+            assert!(
+                s.is_closed(),
+                "rx {rx} tx {tx}: still open at the end of time"
+            );
+
+            let mut c = Client::new(
+                client::Config::default(),
+                vec![0; rx],
+                vec![0; tx],
+                3,
+                ms(0),
+            );
+            let sent = c.send_question(
+                ms(0),
+                &name("tiny.test").as_name(),
+                Rtype::A,
+                Class::In,
+                QueryOptions::default(),
+            );
+            if let Ok(h) = sent {
+                let out = c.poll_transmit().map(<[u8]>::to_vec).unwrap_or_default();
+                assert!(out.len() <= tx);
+                c.advance_transmit(ms(1), out.len());
+                let id = c.query_id(h).unwrap();
+                let a = framed_answer(&split(&out)[0], id);
+                let mut rest = &a[..];
+                for _ in 0..100 {
+                    let n = c.handle_read(ms(2), rest);
+                    rest = &rest[n..];
+                    let _ = cevents(&mut c);
+                }
+                assert!(
+                    rest.is_empty() || rx < 4,
+                    "rx {rx} tx {tx}: client stopped reading"
+                );
+            } else {
+                assert!(matches!(
+                    sent,
+                    Err(SendError::TooLarge | SendError::NoSpace)
+                ));
+            }
+            c.handle_peer_closed(ms(3));
+            let evs = cevents(&mut c);
+            assert!(
+                matches!(evs.last(), Some(CEv::Closed(_))),
+                "rx {rx} tx {tx}: {evs:?}"
+            );
+        }
+    }
+}
