@@ -206,7 +206,6 @@ fn build_answer(query: &Message<'_>, rng: &mut Rng) -> Vec<u8> {
 }
 
 struct World {
-    seed: u64,
     rng: Rng,
     now: u64,
     queries: Vec<Query>,
@@ -258,7 +257,6 @@ impl World {
             })
             .collect();
         World {
-            seed,
             rng,
             now: 0,
             queries,
@@ -959,7 +957,6 @@ impl World {
         for q in &self.queries {
             assert!(q.outcome.is_some(), "C8: query without an outcome");
         }
-        let _ = self.seed;
         self.tally
     }
 }
