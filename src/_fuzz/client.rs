@@ -54,9 +54,9 @@ fn name(i: u8) -> NameBuf {
     NameBuf::from_presentation(s).unwrap_or(NameBuf::root())
 }
 
-type Conn = Connection<[u8; 1024], SLOTS>;
+type Conn<'a> = Connection<&'a mut [u8], SLOTS>;
 
-fn drain(c: &mut Conn, tr: &mut Track) {
+fn drain(c: &mut Conn<'_>, tr: &mut Track) {
     for _ in 0..4 * MAX_HANDLES {
         let Some(ev) = c.poll_event() else {
             assert!(c.in_flight() <= SLOTS);
@@ -106,15 +106,24 @@ fn drain(c: &mut Conn, tr: &mut Track) {
 /// Drives a client connection with operations decoded from `data`.
 pub fn client_ops(data: &[u8]) {
     let mut inp = Input { data, pos: 0 };
+    let mode = inp.byte();
     let cfg = Config {
         query_timeout: Duration::from_millis(1000),
         idle_timeout: Duration::from_millis(3000),
-        half_close: inp.byte() & 1 == 1,
+        half_close: mode & 1 == 1,
         quarantine_limit: 4,
         ..Config::default()
     };
     // A small receive buffer so oversized responses (F4) are reachable.
-    let mut c: Conn = Connection::new(cfg, [0; 1024], [0; 1024], 0xF0220, Instant::ZERO);
+    // The transmit buffer: 1024 bytes, or as small as 20 so every amount of free
+    // room (below a header included) is reached.
+    let tx_len = match usize::from(mode >> 1) {
+        0 => 1024,
+        k => 16 + 4 * k,
+    };
+    let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
+    let tx = tx.get_mut(..tx_len).unwrap_or(&mut []);
+    let mut c: Conn<'_> = Connection::new(cfg, &mut rx[..], tx, 0xF0220, Instant::ZERO);
     let mut tr = Track {
         state: [0; MAX_HANDLES],
         name: [0; MAX_HANDLES],
@@ -180,7 +189,7 @@ pub fn client_ops(data: &[u8]) {
             }
             7 => {
                 let len = c.poll_transmit().map_or(0, <[u8]>::len);
-                assert!(len <= 1024);
+                assert!(len <= tx_len);
                 let n = match inp.byte() {
                     0 => len,
                     b => usize::from(b).min(len),
@@ -220,7 +229,7 @@ pub fn client_ops(data: &[u8]) {
     assert_eq!(c.in_flight(), 0);
 }
 
-fn feed(c: &mut Conn, tr: &mut Track, now: u64, mut bytes: &[u8]) {
+fn feed(c: &mut Conn<'_>, tr: &mut Track, now: u64, mut bytes: &[u8]) {
     for _ in 0..4096 {
         if bytes.is_empty() {
             return;
@@ -234,7 +243,7 @@ fn feed(c: &mut Conn, tr: &mut Track, now: u64, mut bytes: &[u8]) {
     }
 }
 
-fn respond(c: &mut Conn, tr: &mut Track, now: u64, pick: u8, flags: u8, chunk: u8) {
+fn respond(c: &mut Conn<'_>, tr: &mut Track, now: u64, pick: u8, flags: u8, chunk: u8) {
     // Pick a live handle (or any serial when none is live: a stray answer).
     let live = (0..tr.sent).filter(|&i| tr.state[i] == 1);
     let count = live.clone().count();

@@ -97,6 +97,24 @@ pub fn builder_roundtrip(data: &[u8]) {
     let copy = Message::new(&out[..len]).expect("rebuilt message has a header");
     assert!(copy.check().is_ok(), "rebuilt message must be valid");
     assert!(same_content(&msg, &copy), "rebuilt message differs");
+    // The same build into a buffer of a size the input picks (its ID modulo the
+    // length plus a little): shorter than the message (a header included) is
+    // `NoSpace`, never a panic; long enough gives the same bytes.
+    let cut = usize::from(msg.id()) % (len + 8);
+    let mut small = [0u8; 65535];
+    let small = small.get_mut(..cut).unwrap_or(&mut []);
+    match rebuild(&msg, small) {
+        // A header-only message into a buffer shorter than a header: length 0.
+        Ok(0) => assert!(cut < crate::wire::HEADER_LEN, "empty build with room"),
+        Ok(n) => assert!(
+            cut >= len && n == len && small.get(..n) == out.get(..len),
+            "short buffer accepted or different bytes"
+        ),
+        Err(e) => assert!(
+            cut < len && matches!(e, crate::wire::BuildError::NoSpace { .. }),
+            "{e:?} with room"
+        ),
+    }
 }
 
 /// Copies every question and record of `msg` into a new message in `out`.

@@ -259,9 +259,12 @@ impl<'b> Builder<'b> {
         // `suffix` steps one label at a time (`parent`, the same as `suffix(1)`):
         // `name.suffix(i)` would walk i labels from the start for every i.
         if compress {
+            // A buffer shorter than the header has `len > buf.len()`: nothing to
+            // search (the first `put` below reports `NoSpace`).
+            let written_so_far = self.buf.get(..self.len).unwrap_or(&[]);
             let mut suffix = *name;
             for i in 0..labels {
-                if let Some(off) = self.compress.find(&self.buf[..self.len], &suffix) {
+                if let Some(off) = self.compress.find(written_so_far, &suffix) {
                     pointer = Some(off);
                     written = i;
                     break;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod alloc;
+pub mod sim;
 
 use std::path::PathBuf;
 
