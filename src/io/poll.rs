@@ -116,6 +116,7 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
                 }
                 Ok(n) => {
                     total += n;
+                    self.read_blocked = false;
                     self.machine.commit_read(now, n);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -128,9 +129,6 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
                     break;
                 }
             }
-        }
-        if total > 0 {
-            self.read_blocked = false;
         }
         total
     }
@@ -153,6 +151,7 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
                 }
                 Ok(n) => {
                     total += n;
+                    self.write_blocked = false;
                     self.machine.advance_transmit(now, n);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -165,9 +164,6 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
                     break;
                 }
             }
-        }
-        if total > 0 {
-            self.write_blocked = false;
         }
         total
     }

@@ -13,6 +13,7 @@ mod crosscheck;
 mod frame;
 mod fuzz_replay;
 mod hostile;
+mod poll;
 mod server;
 mod sim;
 mod sys;
