@@ -12,6 +12,8 @@
 
 #![allow(unreachable_pub, dead_code)]
 
+mod ours;
+mod ours_vs_peers;
 mod peers;
 mod timewait;
 mod tools;
