@@ -266,3 +266,30 @@ fn dig_keepalive_sees_our_timeout() {
         "{line}"
     );
 }
+
+/// After the server closed an idle connection, the next query goes on a new
+/// connection without spending a retry (the FIN is noticed before sending), so it
+/// succeeds even with retries off.
+#[test]
+#[ignore = "needs the serve example (built by cargo test)"]
+fn our_client_notices_an_idle_close_before_sending() {
+    use dnstcp::client::retry::RetryPolicy;
+    use dnstcp::io::blocking::{Client, ClientConfig};
+    let serve = Serve::start(&["--idle-timeout-ms", "200"]);
+    let mut c = Client::new(
+        serve.addr(),
+        ClientConfig {
+            retry: RetryPolicy {
+                max_attempts_per_query: 1,
+                ..RetryPolicy::default()
+            },
+            ..ClientConfig::default()
+        },
+    );
+    c.query("www.example.test.", Rtype::A).expect("first query");
+    std::thread::sleep(Duration::from_millis(600));
+    let second = c.query("mail.example.test.", Rtype::Aaaa);
+    let s = c.stats();
+    assert!(second.is_ok(), "{second:?} {s:?}");
+    assert_eq!((s.connections, s.retries), (2, 0), "{s:?}");
+}
