@@ -31,7 +31,11 @@ fn check_dig_messages(tool: &str, msgs: &[DigMessage], qs: &[(&str, Rtype)]) {
     assert_eq!(msgs.len(), qs.len(), "{tool}: one message per query");
     for (m, (name, t)) in msgs.iter().zip(qs) {
         let want = oracle(name, *t, true);
-        assert_eq!(m.status, want.rcode.to_string(), "{tool}: {name} {t} status");
+        assert_eq!(
+            m.status,
+            want.rcode.to_string(),
+            "{tool}: {name} {t} status"
+        );
         let mut got: Vec<String> = m.answer.iter().map(line_string).collect();
         got.sort();
         assert_eq!(got, want.answer, "{tool}: {name} {t} answer");
@@ -123,7 +127,10 @@ fn getdns_pipelined_against_serve() {
     want.sort_by_key(|(n, t)| format!("{n} {t}"));
     assert_eq!(seen, want, "every question answered once");
     let stats = serve.stop();
-    eprintln!("getdns_query -s -O -a -B, {} queries: serve {stats}", batch.len());
+    eprintln!(
+        "getdns_query -s -O -a -B, {} queries: serve {stats}",
+        batch.len()
+    );
     // Pipelined on kept-open TCP: far fewer connections than queries.
     let conns = stat(&stats, "connections").unwrap();
     assert!(conns <= 2, "{stats}");
@@ -151,7 +158,9 @@ fn dnsperf_tcp_against_serve() {
     assert_eq!(s.reconnections, Some(0), "{s:?}");
     assert!(s.rcodes.iter().any(|(r, _)| r == "NXDOMAIN"), "{s:?}");
     assert!(
-        s.rcodes.iter().all(|(r, _)| r == "NOERROR" || r == "NXDOMAIN"),
+        s.rcodes
+            .iter()
+            .all(|(r, _)| r == "NOERROR" || r == "NXDOMAIN"),
         "{s:?}"
     );
 }
