@@ -12,7 +12,11 @@
 
 #![allow(unreachable_pub, dead_code)]
 
+mod halfclose;
+mod ours;
+mod ours_vs_peers;
 mod peers;
+mod peers_vs_ours;
 mod timewait;
 mod tools;
 

@@ -208,6 +208,14 @@ pub fn dig(server: SocketAddr, args: &[&str]) -> Result<Vec<DigMessage>, ToolErr
     Ok(msgs)
 }
 
+/// Runs `dig -p PORT @IP ARGS...` and returns its raw output (for lines the parser
+/// skips, such as the OPT pseudosection's `TCP KEEPALIVE`).
+pub fn dig_raw(server: SocketAddr, args: &[&str]) -> Result<String, ToolError> {
+    let mut a = server_args(server);
+    a.extend(args.iter().map(|s| s.to_string()));
+    run("dig", "bind9-dnsutils", &a)
+}
+
 /// A zone transfer as kdig printed it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Axfr {

@@ -225,18 +225,29 @@ impl Client {
         }
     }
 
+    /// Between calls, with nothing in flight: lets an idle or keepalive timer that
+    /// passed close the connection, and notices a FIN or reset the server sent
+    /// meanwhile (its idle timeout, say). Without this the next queries go onto a
+    /// dead connection and fail, or spend a retry attempt, instead of simply opening
+    /// a new one (C7).
+    fn refresh(&mut self) {
+        let now = self.clock.now();
+        if let Some(c) = self.conn.as_mut().filter(|c| !c.closed) {
+            c.driver.on_readable(now);
+            c.driver.on_timeout(now);
+            while c.driver.machine_mut().poll_event().is_some() {}
+            drain_close(c);
+            if c.driver.is_closed() {
+                c.closed = true;
+            }
+        }
+    }
+
     /// Opens the connection if there is none usable.
     fn ensure_conn(&mut self) -> Result<(), Error> {
+        self.refresh();
         if self.conn.as_ref().is_some_and(|c| !c.closed) {
-            // Let an idle or keepalive timer that passed between calls close it first.
-            let now = self.clock.now();
-            if let Some(c) = self.conn.as_mut() {
-                c.driver.on_timeout(now);
-                drain_close(c);
-            }
-            if self.conn.as_ref().is_some_and(|c| !c.closed) {
-                return Ok(());
-            }
+            return Ok(());
         }
         self.conn = None;
         let connected = sys::connect(
@@ -289,6 +300,7 @@ impl Client {
         let mut done = 0usize;
         let opts = QueryOptions::default();
         let cap = self.config.max_in_flight.clamp(1, SLOTS);
+        self.refresh();
 
         while done < n {
             // 1. A usable connection, respecting the retry policy's backoff.
