@@ -38,7 +38,9 @@ trap 'exit 130' INT TERM
 
 command -v dnsperf >/dev/null || { echo "dnsperf not found: nothing to measure" >&2; exit 1; }
 
-if [[ -z "${SERVE_BIN:-}" ]]; then
+if [[ -n "${SERVE_BIN:-}" ]]; then
+    SERVE_BIN=$(realpath "$SERVE_BIN")
+else
     (cd "$ROOT" && cargo build --release --example serve --quiet)
     SERVE_BIN="$ROOT/target/release/examples/serve"
 fi
@@ -68,6 +70,7 @@ host.child.example.test A
 ftp.example.test A
 mail2.example.test AAAA
 EOF
+if [[ -n "${QUERY_FILE:-}" ]]; then cp "$QUERY_FILE" "$QUERIES"; fi
 
 free_port() {
     local p
