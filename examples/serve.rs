@@ -55,9 +55,10 @@ struct Args {
     evict_idle: bool,
     rx_buffer: usize,
     tx_buffer: usize,
+    high_water: Option<usize>,
 }
 
-const USAGE: &str = "usage: serve [--listen ADDR:PORT]... [--zone FILE] [--origin NAME] [--initial-timeout-ms N] [--idle-timeout-ms N] [--io-timeout-ms N] [--write-timeout-ms N] [--max-conns N] [--max-conns-per-ip N] [--max-queries-per-conn N] [--max-lifetime-ms N] [--max-pending N] [--on-eof answer|drop] [--keepalive] [--tfo] [--threads N] [--evict-idle] [--rx-buffer BYTES] [--tx-buffer BYTES]";
+const USAGE: &str = "usage: serve [--listen ADDR:PORT]... [--zone FILE] [--origin NAME] [--initial-timeout-ms N] [--idle-timeout-ms N] [--io-timeout-ms N] [--write-timeout-ms N] [--max-conns N] [--max-conns-per-ip N] [--max-queries-per-conn N] [--max-lifetime-ms N] [--max-pending N] [--on-eof answer|drop] [--keepalive] [--tfo] [--threads N] [--evict-idle] [--rx-buffer BYTES] [--tx-buffer BYTES] [--high-water N]";
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut a = Args {
@@ -83,6 +84,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         evict_idle: false,
         rx_buffer: 4096,
         tx_buffer: 65_537,
+        high_water: None,
     };
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -148,6 +150,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--tx-buffer" => {
                 a.tx_buffer = (ms(value(flag)?, flag, false)? as usize).clamp(512, 1 << 20)
             }
+            "--high-water" => a.high_water = Some(ms(value(flag)?, flag, false)? as usize),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown flag {other:?}")),
         }
@@ -169,6 +172,8 @@ struct AxfrJob {
 struct Conn {
     driver: Driver<TcpStream, Machine>,
     ticket: Option<Ticket>,
+    /// The idle timeout last pushed into the machine.
+    idle_pushed: Duration,
     /// Zone transfers in progress, the first being written.
     axfr: VecDeque<AxfrJob>,
     reason: Option<server::CloseReason>,
@@ -179,6 +184,8 @@ struct Loop {
     listeners: Vec<TcpListener>,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
+    /// Limits slot (ticket id) -> connection slot, for eviction without a scan.
+    by_ticket: Vec<usize>,
     limits: Box<ServeLimits>,
     zone: Arc<Zone>,
     args: Arc<Args>,
@@ -212,7 +219,10 @@ fn limits_config(args: &Args, threads: usize) -> LimitsConfig {
     l.max_conns = args.max_conns.div_ceil(threads).min(32_768);
     l.max_conns_per_addr = args.max_conns_per_ip;
     l.idle_timeout = args.idle_timeout;
-    l.high_water = l.max_conns * 3 / 4;
+    l.high_water = match args.high_water {
+        Some(hw) => hw.div_ceil(threads).min(l.max_conns),
+        None => l.max_conns * 3 / 4,
+    };
     l.max_queries_per_conn = (args.max_queries_per_conn > 0).then_some(args.max_queries_per_conn);
     l.max_lifetime = args.max_lifetime;
     l.evict_idlest = args.evict_idle;
@@ -241,6 +251,7 @@ impl Loop {
             listeners: ls,
             conns: Vec::new(),
             free: Vec::new(),
+            by_ticket: Vec::new(),
             limits: Box::new(ServeLimits::new(limits_config(&args, threads))),
             zone,
             args,
@@ -282,11 +293,14 @@ impl Loop {
                 evict: Some(victim),
             }) = ticket
             {
-                if let Some(slot) = self.conns.iter().position(|c| {
-                    c.as_ref()
+                let slot = self.by_ticket.get(victim.slot()).copied().filter(|&s| {
+                    self.conns
+                        .get(s)
+                        .and_then(Option::as_ref)
                         .and_then(|c| c.ticket.as_ref())
                         .is_some_and(|t| t.id() == victim)
-                }) {
+                });
+                if let Some(slot) = slot {
                     self.close_slot(slot, None);
                     ticket = self.limits.accept(peer.ip(), now);
                 }
@@ -324,8 +338,15 @@ impl Loop {
                 self.free.push(slot);
                 continue;
             }
+            let mut driver = Driver::new(stream, machine);
+            driver.set_edge_triggered(true);
+            if self.by_ticket.len() <= ticket.id().slot() {
+                self.by_ticket.resize(ticket.id().slot() + 1, usize::MAX);
+            }
+            self.by_ticket[ticket.id().slot()] = slot;
             self.conns[slot] = Some(Conn {
-                driver: Driver::new(stream, machine),
+                driver,
+                idle_pushed: self.limits.idle_timeout(),
                 ticket: Some(ticket),
                 axfr: VecDeque::new(),
                 reason: None,
@@ -354,12 +375,20 @@ impl Loop {
 
     /// Reads, answers, writes and acts until the connection makes no more progress.
     fn drive(&mut self, slot: usize, readable: bool, writable: bool) {
+        self.drive_hint(slot, readable, writable, false);
+    }
+
+    /// [`drive`](Self::drive), told whether the peer's FIN was signalled.
+    fn drive_hint(&mut self, slot: usize, readable: bool, writable: bool, read_closed: bool) {
         let zone = Arc::clone(&self.zone);
         let now = self.clock.now();
         let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
         c.driver.set_ready(readable, writable);
+        if read_closed {
+            c.driver.set_read_closed();
+        }
         for _ in 0..64 {
             let mut progress = 0usize;
             if c.driver.read_ready() {
@@ -402,7 +431,10 @@ impl Loop {
         for slot in 0..self.conns.len() {
             let due = match self.conns[slot].as_mut() {
                 Some(c) => {
-                    c.driver.machine_mut().set_idle_timeout(idle);
+                    if c.idle_pushed != idle {
+                        c.idle_pushed = idle;
+                        c.driver.machine_mut().set_idle_timeout(idle);
+                    }
                     c.driver.deadline().is_some_and(|d| d <= now)
                 }
                 None => false,
@@ -474,7 +506,8 @@ impl Loop {
                         ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                         ev.is_writable() || ev.is_error(),
                     );
-                    self.drive(slot, r, w);
+                    let closed = ev.is_read_closed() || ev.is_error();
+                    self.drive_hint(slot, r, w, closed);
                 }
             }
             let now = self.clock.now();
