@@ -220,7 +220,7 @@ fn limits_config(args: &Args, threads: usize) -> LimitsConfig {
     l.max_conns_per_addr = args.max_conns_per_ip;
     l.idle_timeout = args.idle_timeout;
     l.high_water = match args.high_water {
-        Some(hw) => hw.div_ceil(threads).min(l.max_conns),
+        Some(hw) => hw.div_ceil(threads),
         None => l.max_conns * 3 / 4,
     };
     l.max_queries_per_conn = (args.max_queries_per_conn > 0).then_some(args.max_queries_per_conn);
