@@ -32,6 +32,10 @@ fn machine_sizes() {
         "client::Connection<[u8; 1024], 8> {c_arr} B total = {} B state + 2048 B storage",
         c_arr - 2048
     );
-    assert!(s_arr - 2048 <= 2560, "server state {} B over 2.5 KiB", s_arr - 2048);
+    assert!(
+        s_arr - 2048 <= 2560,
+        "server state {} B over 2.5 KiB",
+        s_arr - 2048
+    );
     assert!(c_arr - 2048 <= 4096, "client state {} B", c_arr - 2048);
 }

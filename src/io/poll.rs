@@ -147,7 +147,7 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
                     if n < offered && self.edge && !self.read_closed_hint {
                         // The socket had less than we asked for: it is empty now.
                         self.read_blocked = true;
-                                                break;
+                        break;
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}

@@ -22,6 +22,8 @@ use crate::wire::{self, Class, NameBuf, Rtype};
 
 /// In-flight capacity of one connection.
 const SLOTS: usize = 64;
+/// While pipelining, queries are written to the socket in chunks of this many.
+const FLUSH_EVERY: usize = 32;
 type Machine = client::Connection<Box<[u8]>, SLOTS>;
 
 /// Settings of a [`Client`].
@@ -263,8 +265,12 @@ impl Client {
             super::os_seed(self.salt),
             now,
         );
+        let mut driver = Driver::new(stream, machine);
+        // poll(2) is level-triggered, so a short read can count as drained: the
+        // next poll reports anything newer (EOF included).
+        driver.set_edge_triggered(true);
         self.conn = Some(Conn {
-            driver: Driver::new(stream, machine),
+            driver,
             answered: 0,
             closed: false,
         });
@@ -324,15 +330,22 @@ impl Client {
             };
             let now = self.clock.now();
 
-            // 2. Send what fits.
-            let machine = conn.driver.machine_mut();
+            // 2. Send what fits, handing each chunk to the socket as soon as it is
+            // built so the server starts on it while the next chunk is encoded.
+            let mut sent_unflushed = 0usize;
             while inflight.len() < cap {
+                if sent_unflushed >= FLUSH_EVERY {
+                    conn.driver.on_writable(now);
+                    sent_unflushed = 0;
+                }
+                let machine = conn.driver.machine_mut();
                 let Some(&i) = queue.front() else { break };
                 let (name, qtype) = &questions[i];
                 match machine.send_question(now, &name.as_name(), *qtype, Class::In, opts) {
                     Ok(h) => {
                         queue.pop_front();
                         inflight.insert(h, i);
+                        sent_unflushed += 1;
                         if jobs[i].attempts > 0 {
                             self.stats.retries += 1;
                         }
@@ -350,7 +363,7 @@ impl Client {
                 }
             }
             if queue.is_empty() && self.config.half_close {
-                machine.finish_sending(now);
+                conn.driver.machine_mut().finish_sending(now);
             }
 
             // 3. Write, then act on the intent.
@@ -501,6 +514,14 @@ fn drain_close(conn: &mut Conn) {
 fn wait_conn(conn: &mut Conn, clock: &Clock) {
     let interest = conn.driver.interest();
     let now = clock.now();
+    if interest.readable && conn.driver.on_readable(now) > 0 {
+        // Answers were already waiting: no need to sleep in poll(2).
+        if interest.writable {
+            conn.driver.on_writable(now);
+        }
+        conn.driver.on_timeout(now);
+        return;
+    }
     let timeout = conn.driver.deadline().map(|d| {
         Duration::from_millis(d.as_millis().saturating_sub(now.as_millis()))
             .max(Duration::from_millis(1))
