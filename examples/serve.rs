@@ -26,7 +26,46 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll};
 
 const PENDING: usize = 64;
-type Machine = server::Connection<Box<[u8]>, PENDING>;
+type Machine = server::Connection<LazyBuf, PENDING>;
+
+/// Largest buffer `--rx-buffer` / `--tx-buffer` allow.
+const MAX_BUFFER: usize = 1 << 20;
+/// What an unallocated buffer reads as (in .bss: costs no memory until read).
+static ZEROS: [u8; MAX_BUFFER] = [0; MAX_BUFFER];
+
+/// Connection storage allocated on first write: a connection that never sends
+/// anything costs no buffer memory (idle-connection floods stay cheap).
+#[derive(Debug)]
+struct LazyBuf {
+    len: usize,
+    data: Option<Box<[u8]>>,
+}
+
+impl LazyBuf {
+    fn new(len: usize) -> LazyBuf {
+        LazyBuf {
+            len: len.min(MAX_BUFFER),
+            data: None,
+        }
+    }
+}
+
+impl AsRef<[u8]> for LazyBuf {
+    fn as_ref(&self) -> &[u8] {
+        match &self.data {
+            Some(d) => d,
+            None => &ZEROS[..self.len],
+        }
+    }
+}
+
+impl AsMut<[u8]> for LazyBuf {
+    fn as_mut(&mut self) -> &mut [u8] {
+        let len = self.len;
+        self.data
+            .get_or_insert_with(|| vec![0u8; len].into_boxed_slice())
+    }
+}
 type ServeLimits = Limits<4096, 32_768>;
 /// Timers of every connection are checked this often.
 const TICK: Duration = Duration::from_millis(10);
@@ -148,7 +187,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 a.rx_buffer = (ms(value(flag)?, flag, false)? as usize).clamp(14, 65_537)
             }
             "--tx-buffer" => {
-                a.tx_buffer = (ms(value(flag)?, flag, false)? as usize).clamp(512, 1 << 20)
+                a.tx_buffer = (ms(value(flag)?, flag, false)? as usize).clamp(512, MAX_BUFFER)
             }
             "--high-water" => a.high_water = Some(ms(value(flag)?, flag, false)? as usize),
             "-h" | "--help" => return Err(String::new()),
@@ -318,8 +357,8 @@ impl Loop {
             self.limits.apply(&mut cfg);
             let machine = Machine::new(
                 cfg,
-                vec![0u8; self.args.rx_buffer].into_boxed_slice(),
-                vec![0u8; self.args.tx_buffer].into_boxed_slice(),
+                LazyBuf::new(self.args.rx_buffer),
+                LazyBuf::new(self.args.tx_buffer),
                 now,
             );
             let slot = self.free.pop().unwrap_or_else(|| {
@@ -351,8 +390,9 @@ impl Loop {
                 axfr: VecDeque::new(),
                 reason: None,
             });
-            // Data may already be waiting (TFO, or a fast client).
-            self.drive(slot, true, true);
+            // Data already waiting (TFO, or a fast client) is reported by the
+            // registration itself (edge-triggered epoll raises an edge for it), so
+            // nothing is read, and no buffer allocated, before the client sends.
         }
     }
 

@@ -88,9 +88,15 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
     /// This saves the `EAGAIN` read (and write) per pass. New bytes or new room
     /// raise a new edge, so nothing is missed; call
     /// [`set_read_closed`](Self::set_read_closed) when the loop sees the peer's FIN
-    /// (`EPOLLRDHUP`) so the read returning 0 is still made. Off by default.
+    /// (`EPOLLRDHUP`) so the read returning 0 is still made. Turning it on before
+    /// the first readiness also makes the first read wait for the first readable
+    /// edge (registering a socket that already holds data raises one), so an
+    /// accepted connection that sends nothing is never read. Off by default.
     pub fn set_edge_triggered(&mut self, on: bool) {
         self.edge = on;
+        if on && !self.eof {
+            self.read_blocked = true;
+        }
     }
 
     /// The event loop saw the peer's FIN (read-closed readiness): the next
