@@ -75,7 +75,7 @@ if [[ -n "${QUERY_FILE:-}" ]]; then cp "$QUERY_FILE" "$QUERIES"; fi
 free_port() {
     local p
     for _ in $(seq 50); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((20000 + RANDOM % 12000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return
