@@ -58,6 +58,15 @@ nope.example.test A
 foo.wild.example.test TXT
 EOF
 
+cpu_ticks() { # utime + stime of process $1
+    local rest
+    rest=$(cat "/proc/$1/stat")
+    rest=${rest##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    echo $((${12} + ${13}))
+}
+
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 start_serve() { # extra flags...
@@ -119,6 +128,11 @@ sleep 1
 rss1=$(rss_kib "$SPID")
 echo "serve RSS: before ${rss0} KiB, holding ${rss1} KiB," \
     "$(awk -v a="$rss0" -v b="$rss1" -v n="$CONNS" 'BEGIN { printf "%.2f KiB per idle connection", (b - a) / n }')"
+t0=$(cpu_ticks "$SPID")
+sleep 2
+t1=$(cpu_ticks "$SPID")
+echo "serve CPU while only holding them (2 s): $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.1f %% of a core", t / hz / 2 * 100 }')"
 echo "dnsperf -c 20 -q 200 -l $DURATION while holding: $(perf_run 20 200)"
 echo "dnsperf -c 1 -q 100 -l $DURATION while holding: $(perf_run 1 100)"
 echo "idle connections after: $(cmd check)"

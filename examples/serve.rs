@@ -4,7 +4,8 @@
 //! The command-line contract (flags, the `listening on` and `stats:` lines, exit
 //! codes) is documented in the README under "The `serve` program"; scripts rely on it.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -67,8 +68,10 @@ impl AsMut<[u8]> for LazyBuf {
     }
 }
 type ServeLimits = Limits<4096, 32_768>;
-/// Timers of every connection are checked this often.
+/// Due connection timers are fired this often.
 const TICK: Duration = Duration::from_millis(10);
+/// A changed idle timeout (occupancy, S3) reaches every connection within this.
+const IDLE_PUSH_EVERY: Duration = Duration::from_millis(100);
 /// Size of each AXFR message.
 const AXFR_MESSAGE: usize = 16 * 1024;
 
@@ -213,6 +216,10 @@ struct Conn {
     ticket: Option<Ticket>,
     /// The idle timeout last pushed into the machine.
     idle_pushed: Duration,
+    /// Tells this connection from an earlier one in the same slot (timer entries).
+    generation: u64,
+    /// The earliest deadline this connection has in the timer heap.
+    scheduled: Option<Instant>,
     /// Zone transfers in progress, the first being written.
     axfr: VecDeque<AxfrJob>,
     reason: Option<server::CloseReason>,
@@ -225,6 +232,13 @@ struct Loop {
     free: Vec<usize>,
     /// Limits slot (ticket id) -> connection slot, for eviction without a scan.
     by_ticket: Vec<usize>,
+    /// Connection deadlines, earliest first: (deadline, slot, generation). Entries
+    /// go stale when a connection's deadline moves; popping re-checks them.
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    generations: u64,
+    /// The idle timeout last pushed into every connection, and when.
+    idle_pushed: Duration,
+    idle_pushed_at: Instant,
     limits: Box<ServeLimits>,
     zone: Arc<Zone>,
     args: Arc<Args>,
@@ -291,6 +305,10 @@ impl Loop {
             conns: Vec::new(),
             free: Vec::new(),
             by_ticket: Vec::new(),
+            timers: BinaryHeap::new(),
+            generations: 0,
+            idle_pushed: Duration::ZERO,
+            idle_pushed_at: Instant::ZERO,
             limits: Box::new(ServeLimits::new(limits_config(&args, threads))),
             zone,
             args,
@@ -383,9 +401,12 @@ impl Loop {
                 self.by_ticket.resize(ticket.id().slot() + 1, usize::MAX);
             }
             self.by_ticket[ticket.id().slot()] = slot;
+            self.generations += 1;
             self.conns[slot] = Some(Conn {
                 driver,
                 idle_pushed: self.limits.idle_timeout(),
+                generation: self.generations,
+                scheduled: None,
                 ticket: Some(ticket),
                 axfr: VecDeque::new(),
                 reason: None,
@@ -393,6 +414,7 @@ impl Loop {
             // Data already waiting (TFO, or a fast client) is reported by the
             // registration itself (edge-triggered epoll raises an edge for it), so
             // nothing is read, and no buffer allocated, before the client sends.
+            self.schedule(slot);
         }
     }
 
@@ -462,28 +484,71 @@ impl Loop {
         if let Some(t) = c.ticket.as_ref() {
             self.limits.touch(t, c.driver.machine().last_activity());
         }
+        self.schedule(slot);
     }
 
-    /// Fires due timers of every connection and pushes the current idle timeout.
+    /// Puts the connection's deadline in the timer heap when it is earlier than
+    /// the one already there (a later one is found when the earlier entry pops).
+    fn schedule(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(d) = c.driver.deadline() else {
+            return;
+        };
+        if c.scheduled.is_none_or(|s| d < s) {
+            c.scheduled = Some(d);
+            self.timers.push(Reverse((d, slot, c.generation)));
+        }
+    }
+
+    /// Fires due timers (from the heap: no scan of idle connections) and pushes
+    /// the current idle timeout into every connection when it changed, at most
+    /// every 100 ms.
     fn tick(&mut self) {
         let now = self.clock.now();
         let idle = self.limits.idle_timeout();
-        for slot in 0..self.conns.len() {
-            let due = match self.conns[slot].as_mut() {
-                Some(c) => {
+        if idle != self.idle_pushed
+            && now.saturating_duration_since(self.idle_pushed_at) >= IDLE_PUSH_EVERY
+        {
+            self.idle_pushed = idle;
+            self.idle_pushed_at = now;
+            for slot in 0..self.conns.len() {
+                if let Some(c) = self.conns[slot].as_mut() {
                     if c.idle_pushed != idle {
                         c.idle_pushed = idle;
                         c.driver.machine_mut().set_idle_timeout(idle);
                     }
-                    c.driver.deadline().is_some_and(|d| d <= now)
                 }
-                None => false,
-            };
-            if due {
-                if let Some(c) = self.conns[slot].as_mut() {
+                self.schedule(slot);
+            }
+        }
+        let mut due = Vec::new();
+        while let Some(&Reverse((d, slot, generation))) = self.timers.peek() {
+            if d > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                if c.generation == generation && c.scheduled == Some(d) {
+                    c.scheduled = None;
+                    due.push(slot);
+                }
+            }
+        }
+        for slot in due {
+            let fire = match self.conns[slot].as_mut() {
+                Some(c) if c.driver.deadline().is_some_and(|d| d <= now) => {
                     c.driver.on_timeout(now);
+                    true
                 }
+                _ => false,
+            };
+            if fire {
+                // Drives and reschedules (a deadline still due waits for the next tick).
                 self.drive(slot, false, false);
+            } else {
+                self.schedule(slot);
             }
         }
         if self.accept_paused_until.is_some_and(|t| now >= t) {
