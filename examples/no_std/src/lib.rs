@@ -151,7 +151,11 @@ fn client_half(query: &[u8], rx: &mut [u8; BUF_LEN], tx: &mut [u8; BUF_LEN]) -> 
     }
     while let Some(ev) = c.poll_event() {
         if let Event::Response { handle: h, message } = ev {
-            return if h == handle && message.qr() { 0 } else { ERR_ID };
+            return if h == handle && message.qr() {
+                0
+            } else {
+                ERR_ID
+            };
         }
     }
     ERR_PARSE
