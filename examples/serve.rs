@@ -4,7 +4,8 @@
 //! The command-line contract (flags, the `listening on` and `stats:` lines, exit
 //! codes) is documented in the README under "The `serve` program"; scripts rely on it.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,10 +27,51 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll};
 
 const PENDING: usize = 64;
-type Machine = server::Connection<Box<[u8]>, PENDING>;
+type Machine = server::Connection<LazyBuf, PENDING>;
+
+/// Largest buffer `--rx-buffer` / `--tx-buffer` allow.
+const MAX_BUFFER: usize = 1 << 20;
+/// What an unallocated buffer reads as (in .bss: costs no memory until read).
+static ZEROS: [u8; MAX_BUFFER] = [0; MAX_BUFFER];
+
+/// Connection storage allocated on first write: a connection that never sends
+/// anything costs no buffer memory (idle-connection floods stay cheap).
+#[derive(Debug)]
+struct LazyBuf {
+    len: usize,
+    data: Option<Box<[u8]>>,
+}
+
+impl LazyBuf {
+    fn new(len: usize) -> LazyBuf {
+        LazyBuf {
+            len: len.min(MAX_BUFFER),
+            data: None,
+        }
+    }
+}
+
+impl AsRef<[u8]> for LazyBuf {
+    fn as_ref(&self) -> &[u8] {
+        match &self.data {
+            Some(d) => d,
+            None => &ZEROS[..self.len],
+        }
+    }
+}
+
+impl AsMut<[u8]> for LazyBuf {
+    fn as_mut(&mut self) -> &mut [u8] {
+        let len = self.len;
+        self.data
+            .get_or_insert_with(|| vec![0u8; len].into_boxed_slice())
+    }
+}
 type ServeLimits = Limits<4096, 32_768>;
-/// Timers of every connection are checked this often.
+/// Due connection timers are fired this often.
 const TICK: Duration = Duration::from_millis(10);
+/// A changed idle timeout (occupancy, S3) reaches every connection within this.
+const IDLE_PUSH_EVERY: Duration = Duration::from_millis(100);
 /// Size of each AXFR message.
 const AXFR_MESSAGE: usize = 16 * 1024;
 
@@ -55,9 +97,10 @@ struct Args {
     evict_idle: bool,
     rx_buffer: usize,
     tx_buffer: usize,
+    high_water: Option<usize>,
 }
 
-const USAGE: &str = "usage: serve [--listen ADDR:PORT]... [--zone FILE] [--origin NAME] [--initial-timeout-ms N] [--idle-timeout-ms N] [--io-timeout-ms N] [--write-timeout-ms N] [--max-conns N] [--max-conns-per-ip N] [--max-queries-per-conn N] [--max-lifetime-ms N] [--max-pending N] [--on-eof answer|drop] [--keepalive] [--tfo] [--threads N] [--evict-idle] [--rx-buffer BYTES] [--tx-buffer BYTES]";
+const USAGE: &str = "usage: serve [--listen ADDR:PORT]... [--zone FILE] [--origin NAME] [--initial-timeout-ms N] [--idle-timeout-ms N] [--io-timeout-ms N] [--write-timeout-ms N] [--max-conns N] [--max-conns-per-ip N] [--max-queries-per-conn N] [--max-lifetime-ms N] [--max-pending N] [--on-eof answer|drop] [--keepalive] [--tfo] [--threads N] [--evict-idle] [--rx-buffer BYTES] [--tx-buffer BYTES] [--high-water N]";
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut a = Args {
@@ -83,6 +126,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         evict_idle: false,
         rx_buffer: 4096,
         tx_buffer: 65_537,
+        high_water: None,
     };
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -146,8 +190,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 a.rx_buffer = (ms(value(flag)?, flag, false)? as usize).clamp(14, 65_537)
             }
             "--tx-buffer" => {
-                a.tx_buffer = (ms(value(flag)?, flag, false)? as usize).clamp(512, 1 << 20)
+                a.tx_buffer = (ms(value(flag)?, flag, false)? as usize).clamp(512, MAX_BUFFER)
             }
+            "--high-water" => a.high_water = Some(ms(value(flag)?, flag, false)? as usize),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown flag {other:?}")),
         }
@@ -169,6 +214,12 @@ struct AxfrJob {
 struct Conn {
     driver: Driver<TcpStream, Machine>,
     ticket: Option<Ticket>,
+    /// The idle timeout last pushed into the machine.
+    idle_pushed: Duration,
+    /// Tells this connection from an earlier one in the same slot (timer entries).
+    generation: u64,
+    /// The earliest deadline this connection has in the timer heap.
+    scheduled: Option<Instant>,
     /// Zone transfers in progress, the first being written.
     axfr: VecDeque<AxfrJob>,
     reason: Option<server::CloseReason>,
@@ -179,6 +230,15 @@ struct Loop {
     listeners: Vec<TcpListener>,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
+    /// Limits slot (ticket id) -> connection slot, for eviction without a scan.
+    by_ticket: Vec<usize>,
+    /// Connection deadlines, earliest first: (deadline, slot, generation). Entries
+    /// go stale when a connection's deadline moves; popping re-checks them.
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    generations: u64,
+    /// The idle timeout last pushed into every connection, and when.
+    idle_pushed: Duration,
+    idle_pushed_at: Instant,
     limits: Box<ServeLimits>,
     zone: Arc<Zone>,
     args: Arc<Args>,
@@ -212,7 +272,10 @@ fn limits_config(args: &Args, threads: usize) -> LimitsConfig {
     l.max_conns = args.max_conns.div_ceil(threads).min(32_768);
     l.max_conns_per_addr = args.max_conns_per_ip;
     l.idle_timeout = args.idle_timeout;
-    l.high_water = l.max_conns * 3 / 4;
+    l.high_water = match args.high_water {
+        Some(hw) => hw.div_ceil(threads),
+        None => l.max_conns * 3 / 4,
+    };
     l.max_queries_per_conn = (args.max_queries_per_conn > 0).then_some(args.max_queries_per_conn);
     l.max_lifetime = args.max_lifetime;
     l.evict_idlest = args.evict_idle;
@@ -241,6 +304,11 @@ impl Loop {
             listeners: ls,
             conns: Vec::new(),
             free: Vec::new(),
+            by_ticket: Vec::new(),
+            timers: BinaryHeap::new(),
+            generations: 0,
+            idle_pushed: Duration::ZERO,
+            idle_pushed_at: Instant::ZERO,
             limits: Box::new(ServeLimits::new(limits_config(&args, threads))),
             zone,
             args,
@@ -282,11 +350,14 @@ impl Loop {
                 evict: Some(victim),
             }) = ticket
             {
-                if let Some(slot) = self.conns.iter().position(|c| {
-                    c.as_ref()
+                let slot = self.by_ticket.get(victim.slot()).copied().filter(|&s| {
+                    self.conns
+                        .get(s)
+                        .and_then(Option::as_ref)
                         .and_then(|c| c.ticket.as_ref())
                         .is_some_and(|t| t.id() == victim)
-                }) {
+                });
+                if let Some(slot) = slot {
                     self.close_slot(slot, None);
                     ticket = self.limits.accept(peer.ip(), now);
                 }
@@ -304,8 +375,8 @@ impl Loop {
             self.limits.apply(&mut cfg);
             let machine = Machine::new(
                 cfg,
-                vec![0u8; self.args.rx_buffer].into_boxed_slice(),
-                vec![0u8; self.args.tx_buffer].into_boxed_slice(),
+                LazyBuf::new(self.args.rx_buffer),
+                LazyBuf::new(self.args.tx_buffer),
                 now,
             );
             let slot = self.free.pop().unwrap_or_else(|| {
@@ -324,14 +395,26 @@ impl Loop {
                 self.free.push(slot);
                 continue;
             }
+            let mut driver = Driver::new(stream, machine);
+            driver.set_edge_triggered(true);
+            if self.by_ticket.len() <= ticket.id().slot() {
+                self.by_ticket.resize(ticket.id().slot() + 1, usize::MAX);
+            }
+            self.by_ticket[ticket.id().slot()] = slot;
+            self.generations += 1;
             self.conns[slot] = Some(Conn {
-                driver: Driver::new(stream, machine),
+                driver,
+                idle_pushed: self.limits.idle_timeout(),
+                generation: self.generations,
+                scheduled: None,
                 ticket: Some(ticket),
                 axfr: VecDeque::new(),
                 reason: None,
             });
-            // Data may already be waiting (TFO, or a fast client).
-            self.drive(slot, true, true);
+            // Data already waiting (TFO, or a fast client) is reported by the
+            // registration itself (edge-triggered epoll raises an edge for it), so
+            // nothing is read, and no buffer allocated, before the client sends.
+            self.schedule(slot);
         }
     }
 
@@ -354,12 +437,20 @@ impl Loop {
 
     /// Reads, answers, writes and acts until the connection makes no more progress.
     fn drive(&mut self, slot: usize, readable: bool, writable: bool) {
+        self.drive_hint(slot, readable, writable, false);
+    }
+
+    /// [`drive`](Self::drive), told whether the peer's FIN was signalled.
+    fn drive_hint(&mut self, slot: usize, readable: bool, writable: bool, read_closed: bool) {
         let zone = Arc::clone(&self.zone);
         let now = self.clock.now();
         let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
         c.driver.set_ready(readable, writable);
+        if read_closed {
+            c.driver.set_read_closed();
+        }
         for _ in 0..64 {
             let mut progress = 0usize;
             if c.driver.read_ready() {
@@ -393,25 +484,71 @@ impl Loop {
         if let Some(t) = c.ticket.as_ref() {
             self.limits.touch(t, c.driver.machine().last_activity());
         }
+        self.schedule(slot);
     }
 
-    /// Fires due timers of every connection and pushes the current idle timeout.
+    /// Puts the connection's deadline in the timer heap when it is earlier than
+    /// the one already there (a later one is found when the earlier entry pops).
+    fn schedule(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(d) = c.driver.deadline() else {
+            return;
+        };
+        if c.scheduled.is_none_or(|s| d < s) {
+            c.scheduled = Some(d);
+            self.timers.push(Reverse((d, slot, c.generation)));
+        }
+    }
+
+    /// Fires due timers (from the heap: no scan of idle connections) and pushes
+    /// the current idle timeout into every connection when it changed, at most
+    /// every 100 ms.
     fn tick(&mut self) {
         let now = self.clock.now();
         let idle = self.limits.idle_timeout();
-        for slot in 0..self.conns.len() {
-            let due = match self.conns[slot].as_mut() {
-                Some(c) => {
-                    c.driver.machine_mut().set_idle_timeout(idle);
-                    c.driver.deadline().is_some_and(|d| d <= now)
-                }
-                None => false,
-            };
-            if due {
+        if idle != self.idle_pushed
+            && now.saturating_duration_since(self.idle_pushed_at) >= IDLE_PUSH_EVERY
+        {
+            self.idle_pushed = idle;
+            self.idle_pushed_at = now;
+            for slot in 0..self.conns.len() {
                 if let Some(c) = self.conns[slot].as_mut() {
-                    c.driver.on_timeout(now);
+                    if c.idle_pushed != idle {
+                        c.idle_pushed = idle;
+                        c.driver.machine_mut().set_idle_timeout(idle);
+                    }
                 }
+                self.schedule(slot);
+            }
+        }
+        let mut due = Vec::new();
+        while let Some(&Reverse((d, slot, generation))) = self.timers.peek() {
+            if d > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                if c.generation == generation && c.scheduled == Some(d) {
+                    c.scheduled = None;
+                    due.push(slot);
+                }
+            }
+        }
+        for slot in due {
+            let fire = match self.conns[slot].as_mut() {
+                Some(c) if c.driver.deadline().is_some_and(|d| d <= now) => {
+                    c.driver.on_timeout(now);
+                    true
+                }
+                _ => false,
+            };
+            if fire {
+                // Drives and reschedules (a deadline still due waits for the next tick).
                 self.drive(slot, false, false);
+            } else {
+                self.schedule(slot);
             }
         }
         if self.accept_paused_until.is_some_and(|t| now >= t) {
@@ -474,7 +611,8 @@ impl Loop {
                         ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                         ev.is_writable() || ev.is_error(),
                     );
-                    self.drive(slot, r, w);
+                    let closed = ev.is_read_closed() || ev.is_error();
+                    self.drive_hint(slot, r, w, closed);
                 }
             }
             let now = self.clock.now();

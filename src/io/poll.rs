@@ -58,6 +58,10 @@ pub struct Driver<S, M> {
     close_done: bool,
     read_blocked: bool,
     write_blocked: bool,
+    /// Edge-triggered economies: see [`set_edge_triggered`](Driver::set_edge_triggered).
+    edge: bool,
+    /// The peer's FIN was signalled: read until 0 even after short reads.
+    read_closed_hint: bool,
 }
 
 impl<S: Read + Write, M: Machine> Driver<S, M> {
@@ -71,7 +75,35 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
             close_done: false,
             read_blocked: false,
             write_blocked: false,
+            edge: false,
+            read_closed_hint: false,
         }
+    }
+
+    /// For edge-triggered loops over stream sockets (mio, `EPOLLET`) that call
+    /// [`set_ready`](Self::set_ready) on every readiness edge: a read returning less
+    /// than the space offered counts as having drained the socket, and a write
+    /// taking less than offered as having filled it (as if the next call had
+    /// returned `WouldBlock`), and the blocked state then lasts until the next edge.
+    /// This saves the `EAGAIN` read (and write) per pass. New bytes or new room
+    /// raise a new edge, so nothing is missed; call
+    /// [`set_read_closed`](Self::set_read_closed) when the loop sees the peer's FIN
+    /// (`EPOLLRDHUP`) so the read returning 0 is still made. Turning it on before
+    /// the first readiness also makes the first read wait for the first readable
+    /// edge (registering a socket that already holds data raises one), so an
+    /// accepted connection that sends nothing is never read. Off by default.
+    pub fn set_edge_triggered(&mut self, on: bool) {
+        self.edge = on;
+        if on && !self.eof {
+            self.read_blocked = true;
+        }
+    }
+
+    /// The event loop saw the peer's FIN (read-closed readiness): the next
+    /// [`on_readable`](Self::on_readable) reads until EOF or `WouldBlock`.
+    pub fn set_read_closed(&mut self) {
+        self.read_closed_hint = true;
+        self.read_blocked = false;
     }
 
     /// The machine (for events and commands).
@@ -106,7 +138,8 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
         let mut total = 0;
         while !self.eof && !self.close_done {
             let buf = self.machine.read_buf();
-            if buf.is_empty() {
+            let offered = buf.len();
+            if offered == 0 {
                 break;
             }
             match self.stream.read(buf) {
@@ -118,6 +151,11 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
                     total += n;
                     self.read_blocked = false;
                     self.machine.commit_read(now, n);
+                    if n < offered && self.edge && !self.read_closed_hint {
+                        // The socket had less than we asked for: it is empty now.
+                        self.read_blocked = true;
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
@@ -141,7 +179,8 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
             let Some(data) = self.machine.poll_transmit() else {
                 break;
             };
-            if data.is_empty() {
+            let offered = data.len();
+            if offered == 0 {
                 break;
             }
             match self.stream.write(data) {
@@ -153,6 +192,11 @@ impl<S: Read + Write, M: Machine> Driver<S, M> {
                     total += n;
                     self.write_blocked = false;
                     self.machine.advance_transmit(now, n);
+                    if n < offered && self.edge {
+                        // The socket took less than offered: its buffer is full.
+                        self.write_blocked = true;
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {

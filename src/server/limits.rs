@@ -84,6 +84,15 @@ pub struct ConnId {
     generation: u32,
 }
 
+impl ConnId {
+    /// The index of the connection's slot in the table (`0..max_conns`), stable for
+    /// the connection's life: adapters can keep their own per-slot index with it.
+    #[must_use]
+    pub fn slot(&self) -> usize {
+        self.slot as usize
+    }
+}
+
 /// Proof of admission; release it exactly once with [`Limits::release`].
 #[derive(Debug, PartialEq, Eq)]
 #[must_use = "a Ticket must be released with Limits::release"]

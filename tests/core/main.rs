@@ -10,6 +10,7 @@ mod alloc;
 mod cli;
 mod client;
 mod crosscheck;
+mod footprint;
 mod frame;
 mod fuzz_replay;
 mod hostile;

@@ -435,6 +435,8 @@ pub fn getdns_batch(
 ) -> Result<Vec<GetdnsResponse>, ToolError> {
     let a: Vec<String> = vec![
         "-s".into(),
+        "-t".into(),
+        "10000".into(),
         "-O".into(),
         "-a".into(),
         "-B".into(),

@@ -112,13 +112,53 @@ pub extern "C" fn dnstcp_demo() -> u32 {
 /// Returns 0 on success or an `ERR_*` code.
 #[cfg(feature = "client")]
 fn client_half(query: &[u8], rx: &mut [u8; BUF_LEN], tx: &mut [u8; BUF_LEN]) -> u32 {
-    // TODO(machines): build a `client::Connection` over `rx` and `tx` with a
-    // fixed in-flight table, `send` the query at a fixed `Instant`, drain
-    // `poll_transmit` and `advance_transmit`, feed a framed response back
-    // through `read_buf`/`commit_read`, and check that `poll_event` gives a
-    // `Response` for the same handle. No socket and no clock are involved.
-    let _ = (query, rx, tx);
-    0
+    use dnstcp::client::{Config, Connection, Event};
+    use dnstcp::time::Instant;
+
+    let t0 = Instant::from_millis(core::hint::black_box(1));
+    // Eight queries in flight at most: the embedded configuration measured by
+    // benches/footprint.sh.
+    let mut c: Connection<&mut [u8], 8> =
+        Connection::new(Config::default(), &mut rx[..], &mut tx[..], 0x5eed, t0);
+    let Ok(handle) = c.send(t0, query) else {
+        return ERR_FRAME;
+    };
+    // The framed query as it would go onto the socket; the machine chose a fresh ID.
+    let mut wire = [0u8; 64];
+    let Some(out) = c.poll_transmit() else {
+        return ERR_FRAME;
+    };
+    let n = out.len();
+    let Some(dst) = wire.get_mut(..n) else {
+        return ERR_FRAME;
+    };
+    dst.copy_from_slice(out);
+    c.advance_transmit(t0, n);
+    // Answer it like a server would: same frame, QR set.
+    if let Some(flags) = wire.get_mut(4) {
+        *flags |= 0x80;
+    }
+    let mut fed = 0;
+    while fed < n {
+        let buf = c.read_buf();
+        let k = buf.len().min(n - fed);
+        if k == 0 {
+            return ERR_FRAME;
+        }
+        buf[..k].copy_from_slice(&wire[fed..fed + k]);
+        c.commit_read(t0, k);
+        fed += k;
+    }
+    while let Some(ev) = c.poll_event() {
+        if let Event::Response { handle: h, message } = ev {
+            return if h == handle && message.qr() {
+                0
+            } else {
+                ERR_ID
+            };
+        }
+    }
+    ERR_PARSE
 }
 
 // ---------------------------------------------------------------------------
@@ -129,14 +169,56 @@ fn client_half(query: &[u8], rx: &mut [u8; BUF_LEN], tx: &mut [u8; BUF_LEN]) -> 
 /// Returns 0 on success or an `ERR_*` code.
 #[cfg(feature = "server")]
 fn server_half(framed: &[u8], rx: &mut [u8; BUF_LEN]) -> u32 {
-    // TODO(machines): build a `server::Connection` over `rx` and a transmit
-    // buffer, hand it `framed` through `handle_read`, answer the query with
-    // `answer_next` (the builder writes into the transmit buffer; copy the
-    // question and set QR), then check that `poll_transmit` returns one frame
-    // with the same ID.
-    let _ = (framed, rx);
-    0
+    use dnstcp::server::{Config, Connection};
+    use dnstcp::time::Instant;
+    use dnstcp::wire::Builder;
+
+    let t0 = Instant::from_millis(core::hint::black_box(1));
+    let mut txbuf = [0u8; BUF_LEN];
+    // Eight pending queries at most, as in the client.
+    let mut c: Connection<&mut [u8], 8> =
+        Connection::new(Config::default(), &mut rx[..], &mut txbuf[..], t0);
+    if c.handle_read(t0, framed) != framed.len() {
+        return ERR_FRAME;
+    }
+    // Echo the question with QR set, built in place in the transmit buffer.
+    match c.answer_next(t0, |q, out| Builder::response_to(out, q).finish()) {
+        Some(Ok(_)) => {}
+        _ => return ERR_PARSE,
+    }
+    let Some(out) = c.poll_transmit() else {
+        return ERR_FRAME;
+    };
+    let id = match out.get(2..).map(wire::Message::new) {
+        Some(Ok(m)) if m.qr() => m.id(),
+        _ => return ERR_PARSE,
+    };
+    let n = out.len();
+    c.advance_transmit(t0, n);
+    let ok = id == 0x1a2b && c.poll_transmit().is_none();
+    if ok { 0 } else { ERR_ID }
 }
+
+// ---------------------------------------------------------------------------
+// Footprint probes (benches/footprint.sh reads their sizes with llvm-nm -S)
+// ---------------------------------------------------------------------------
+
+/// Zero bytes as long as a client machine with 8 in flight over borrowed
+/// storage: the machine state on this target, without the buffers.
+#[cfg(feature = "client")]
+#[unsafe(no_mangle)]
+#[used]
+pub static DNSTCP_SIZEOF_CLIENT: [u8; core::mem::size_of::<
+    dnstcp::client::Connection<&'static mut [u8], 8>,
+>()] = [0; core::mem::size_of::<dnstcp::client::Connection<&'static mut [u8], 8>>()];
+
+/// Zero bytes as long as a server machine with 8 pending over borrowed storage.
+#[cfg(feature = "server")]
+#[unsafe(no_mangle)]
+#[used]
+pub static DNSTCP_SIZEOF_SERVER: [u8; core::mem::size_of::<
+    dnstcp::server::Connection<&'static mut [u8], 8>,
+>()] = [0; core::mem::size_of::<dnstcp::server::Connection<&'static mut [u8], 8>>()];
 
 // ---------------------------------------------------------------------------
 // Panic handler

@@ -22,6 +22,8 @@ use crate::wire::{self, Class, NameBuf, Rtype};
 
 /// In-flight capacity of one connection.
 const SLOTS: usize = 64;
+/// While pipelining, queries are written to the socket in chunks of this many.
+const FLUSH_EVERY: usize = 32;
 type Machine = client::Connection<Box<[u8]>, SLOTS>;
 
 /// Settings of a [`Client`].
@@ -274,8 +276,12 @@ impl Client {
             super::os_seed(self.salt),
             now,
         );
+        let mut driver = Driver::new(stream, machine);
+        // poll(2) is level-triggered, so a short read can count as drained: the
+        // next poll reports anything newer (EOF included).
+        driver.set_edge_triggered(true);
         self.conn = Some(Conn {
-            driver: Driver::new(stream, machine),
+            driver,
             answered: 0,
             closed: false,
         });
@@ -336,15 +342,22 @@ impl Client {
             };
             let now = self.clock.now();
 
-            // 2. Send what fits.
-            let machine = conn.driver.machine_mut();
+            // 2. Send what fits, handing each chunk to the socket as soon as it is
+            // built so the server starts on it while the next chunk is encoded.
+            let mut sent_unflushed = 0usize;
             while inflight.len() < cap {
+                if sent_unflushed >= FLUSH_EVERY {
+                    conn.driver.on_writable(now);
+                    sent_unflushed = 0;
+                }
+                let machine = conn.driver.machine_mut();
                 let Some(&i) = queue.front() else { break };
                 let (name, qtype) = &questions[i];
                 match machine.send_question(now, &name.as_name(), *qtype, Class::In, opts) {
                     Ok(h) => {
                         queue.pop_front();
                         inflight.insert(h, i);
+                        sent_unflushed += 1;
                         if jobs[i].attempts > 0 {
                             self.stats.retries += 1;
                         }
@@ -362,7 +375,7 @@ impl Client {
                 }
             }
             if queue.is_empty() && self.config.half_close {
-                machine.finish_sending(now);
+                conn.driver.machine_mut().finish_sending(now);
             }
 
             // 3. Write, then act on the intent.
@@ -372,6 +385,7 @@ impl Client {
             // 4. Events.
             let server = self.server;
             let mut lost_on_close = 0usize;
+            let mut retry_first: Vec<usize> = Vec::new();
             while let Some(ev) = conn.driver.machine_mut().poll_event() {
                 match ev {
                     Event::Response { handle, message } => {
@@ -400,7 +414,9 @@ impl Client {
                                 FailReason::PeerClosed | FailReason::Reset | FailReason::Closed
                             );
                             if retryable && self.config.retry.may_retry(jobs[i].attempts) {
-                                queue.push_back(i);
+                                // Re-sent first on the next connection, so a server that
+                                // closes after N answers cannot starve the same queries.
+                                retry_first.push(i);
                                 lost_on_close += 1;
                             } else {
                                 results[i] = Some(Err(fail_error(reason, 1)));
@@ -411,6 +427,10 @@ impl Client {
                     Event::Closed { .. } => conn.closed = true,
                     Event::Retired | Event::Finished { .. } => {}
                 }
+            }
+            retry_first.sort_unstable();
+            for &i in retry_first.iter().rev() {
+                queue.push_front(i);
             }
             drain_close(conn);
             if conn.driver.is_closed() {
@@ -513,6 +533,14 @@ fn drain_close(conn: &mut Conn) {
 fn wait_conn(conn: &mut Conn, clock: &Clock) {
     let interest = conn.driver.interest();
     let now = clock.now();
+    if interest.readable && conn.driver.on_readable(now) > 0 {
+        // Answers were already waiting: no need to sleep in poll(2).
+        if interest.writable {
+            conn.driver.on_writable(now);
+        }
+        conn.driver.on_timeout(now);
+        return;
+    }
     let timeout = conn.driver.deadline().map(|d| {
         Duration::from_millis(d.as_millis().saturating_sub(now.as_millis()))
             .max(Duration::from_millis(1))
