@@ -623,8 +623,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
     ) -> Result<(), RespondError> {
         self.tick(now);
         self.write_copy(token, bytes)?;
-        self.pipe.finish(token);
-        self.update();
+        self.after_message(token, true);
         Ok(())
     }
 
@@ -642,8 +641,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
     ) -> Result<(), RespondError> {
         self.tick(now);
         self.write_copy(token, bytes)?;
-        self.pipe.mark_streaming(token);
-        self.update();
+        self.after_message(token, false);
         Ok(())
     }
 
@@ -791,8 +789,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
     ) -> Result<(), RespondError> {
         self.tick(now);
         self.commit_lent(token, len)?;
-        self.pipe.finish(token);
-        self.update();
+        self.after_message(token, true);
         Ok(())
     }
 
@@ -811,9 +808,19 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
     ) -> Result<(), RespondError> {
         self.tick(now);
         self.commit_lent(token, len)?;
-        self.pipe.mark_streaming(token);
-        self.update();
+        self.after_message(token, false);
         Ok(())
+    }
+
+    /// After a message for `token` was queued: finish the token (`last`) or keep it
+    /// open for more parts (X1), then recompute state and timers.
+    fn after_message(&mut self, token: Token, last: bool) {
+        if last {
+            self.pipe.finish(token);
+        } else {
+            self.pipe.mark_streaming(token);
+        }
+        self.update();
     }
 
     /// The synchronous path in one call: decodes the next query and lends it (from
