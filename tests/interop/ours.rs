@@ -199,6 +199,11 @@ impl Serve {
         }
     }
 
+    /// Its process id while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr
