@@ -5,7 +5,7 @@ use core::fmt;
 use core::net::SocketAddr;
 use core::time::Duration;
 use std::boxed::Box;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::net::TcpStream;
 use std::string::ToString;
@@ -302,7 +302,7 @@ impl Client {
             })
             .collect();
         let mut queue: VecDeque<usize> = (0..n).collect();
-        let mut inflight: HashMap<Handle, usize> = HashMap::new();
+        let mut inflight = ByHandle::default();
         let mut done = 0usize;
         let opts = QueryOptions::default();
         let cap = self.config.max_in_flight.clamp(1, SLOTS);
@@ -389,7 +389,7 @@ impl Client {
             while let Some(ev) = conn.driver.machine_mut().poll_event() {
                 match ev {
                     Event::Response { handle, message } => {
-                        if let Some(i) = inflight.remove(&handle) {
+                        if let Some(i) = inflight.remove(handle) {
                             let elapsed = now.saturating_duration_since(jobs[i].sent_at);
                             results[i] = Some(Ok(Answer {
                                 bytes: message.as_bytes().to_vec(),
@@ -402,13 +402,13 @@ impl Client {
                         }
                     }
                     Event::TimedOut { handle } => {
-                        if let Some(i) = inflight.remove(&handle) {
+                        if let Some(i) = inflight.remove(handle) {
                             results[i] = Some(Err(Error::TimedOut));
                             done += 1;
                         }
                     }
                     Event::Failed { handle, reason } => {
-                        if let Some(i) = inflight.remove(&handle) {
+                        if let Some(i) = inflight.remove(handle) {
                             let retryable = matches!(
                                 reason,
                                 FailReason::PeerClosed | FailReason::Reset | FailReason::Closed
@@ -519,6 +519,43 @@ impl Client {
             }
         }
         self.conn.is_some()
+    }
+}
+
+/// Question index by handle. Handles are serials counted from 0 on each connection,
+/// so a vector indexed by serial replaces a hash map.
+#[derive(Default)]
+struct ByHandle {
+    index: Vec<usize>,
+    len: usize,
+}
+
+impl ByHandle {
+    const NONE: usize = usize::MAX;
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn insert(&mut self, h: Handle, i: usize) {
+        let Ok(k) = usize::try_from(h.0) else { return };
+        if k >= self.index.len() {
+            self.index.resize(k + 1, Self::NONE);
+        }
+        if self.index[k] == Self::NONE {
+            self.len += 1;
+        }
+        self.index[k] = i;
+    }
+
+    fn remove(&mut self, h: Handle) -> Option<usize> {
+        let k = usize::try_from(h.0).ok()?;
+        let slot = self.index.get_mut(k)?;
+        if *slot == Self::NONE {
+            return None;
+        }
+        self.len -= 1;
+        Some(core::mem::replace(slot, Self::NONE))
     }
 }
 
