@@ -24,6 +24,10 @@ use crate::wire::{self, Class, NameBuf, Rtype};
 const SLOTS: usize = 64;
 /// While pipelining, queries are written to the socket in chunks of this many.
 const FLUSH_EVERY: usize = 32;
+/// While more questions wait, at most this many answers are taken from the
+/// connection before their slots are refilled and the new queries written, so the
+/// server gets work back while the rest of a large read is still being copied out.
+const REFILL_EVERY: usize = 16;
 type Machine = client::Connection<Box<[u8]>, SLOTS>;
 
 /// Settings of a [`Client`].
@@ -386,7 +390,10 @@ impl Client {
             let server = self.server;
             let mut lost_on_close = 0usize;
             let mut retry_first: Vec<usize> = Vec::new();
+            let mut taken = 0usize;
+            let mut more = false;
             while let Some(ev) = conn.driver.machine_mut().poll_event() {
+                taken += 1;
                 match ev {
                     Event::Response { handle, message } => {
                         if let Some(i) = inflight.remove(handle) {
@@ -427,6 +434,20 @@ impl Client {
                     Event::Closed { .. } => conn.closed = true,
                     Event::Retired | Event::Finished { .. } => {}
                 }
+                // Only on an open connection: closing events (retries, `Closed`)
+                // are always drained in one go below.
+                if taken >= REFILL_EVERY
+                    && !queue.is_empty()
+                    && !conn.closed
+                    && conn.driver.machine().close_reason().is_none()
+                {
+                    more = true;
+                    break;
+                }
+            }
+            if more {
+                // Events remain buffered: refill and come back without waiting.
+                continue;
             }
             retry_first.sort_unstable();
             for &i in retry_first.iter().rev() {
