@@ -262,7 +262,10 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
         let queued = self.enqueue(estimate, |space, id| {
             let mut b = Builder::new(space, id);
             b.header_mut().set_rd(options.rd);
-            b.push_question(name, qtype, qclass).map_err(build_err)?;
+            // Nothing after the question has a name that could point at it (the OPT
+            // owner is the root), so the compression table is not filled.
+            b.push_question_uncompressed(name, qtype, qclass)
+                .map_err(build_err)?;
             if edns {
                 b.push_opt(udp_size, 0, 0, options.dnssec_ok, |w| {
                     if keepalive { w.keepalive(None) } else { Ok(()) }
