@@ -74,7 +74,7 @@ pub use config::{Config, QUARANTINE_CAPACITY, QueryOptions};
 pub use event::{CloseReason, Event, FailReason, Handle, SendError, Stats};
 pub use retry::{Retry, RetryDecision, RetryPolicy};
 
-use inflight::{InFlight, Outcome, Slot, SlotState};
+use inflight::{InFlight, NewSlot, Outcome};
 use rng::SplitMix64;
 
 /// Timers of the client machine, indexes into its [`TimerTable`].
@@ -192,7 +192,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
     #[must_use]
     pub fn query_id(&self, handle: Handle) -> Option<u16> {
         let i = self.inflight.by_handle(handle)?;
-        self.inflight.get(i).map(|s| s.id)
+        self.inflight.id(i)
     }
 
     /// Why the connection closed, once it has.
@@ -229,7 +229,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
         }
         let summary = msg.check().map_err(SendError::Malformed)?;
         let q = summary.question.ok_or(SendError::NotAQuery)?;
-        let (name, qtype, qclass) = (q.name.to_buf(), q.qtype, q.qclass);
+        let (name, qtype, qclass) = (q.name, q.qtype, q.qclass);
         let multi = qtype == Rtype::Axfr;
         let len = query.len();
         let queued = self.enqueue(len, |space, id| {
@@ -238,7 +238,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
             set_id_in(dst, id);
             Ok(len)
         })?;
-        Ok(self.store(queued, name, qtype, qclass, multi))
+        Ok(self.store(queued, &name, qtype, qclass, multi))
     }
 
     /// Builds and queues a query for `name`/`qtype`/`qclass` (C1, C3). With EDNS the
@@ -262,7 +262,10 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
         let queued = self.enqueue(estimate, |space, id| {
             let mut b = Builder::new(space, id);
             b.header_mut().set_rd(options.rd);
-            b.push_question(name, qtype, qclass).map_err(build_err)?;
+            // Nothing after the question has a name that could point at it (the OPT
+            // owner is the root), so the compression table is not filled.
+            b.push_question_uncompressed(name, qtype, qclass)
+                .map_err(build_err)?;
             if edns {
                 b.push_opt(udp_size, 0, 0, options.dnssec_ok, |w| {
                     if keepalive { w.keepalive(None) } else { Ok(()) }
@@ -275,7 +278,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
             self.edns_sent += 1;
         }
         let multi = options.multi || qtype == Rtype::Axfr;
-        Ok(self.store(queued, name.to_buf(), qtype, qclass, multi))
+        Ok(self.store(queued, name, qtype, qclass, multi))
     }
 
     /// Queues an AXFR (RFC 5936) for `zone`, class IN, RD clear: a multi-message
@@ -314,11 +317,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
         let Some(i) = self.inflight.by_handle(handle) else {
             return false;
         };
-        let waiting_id = self
-            .inflight
-            .get(i)
-            .filter(|s| s.is_waiting())
-            .map(|s| s.id);
+        let waiting_id = self.inflight.id(i).filter(|_| self.inflight.is_waiting(i));
         self.inflight.free(i);
         self.stats.cancelled += 1;
         if let Some(id) = waiting_id {
@@ -399,19 +398,13 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
             return;
         }
         let now = self.now;
-        for i in 0..N {
-            let id = match self.inflight.get_mut(i) {
-                Some(s) if s.is_waiting() && s.deadline <= now => {
-                    s.state = SlotState::Ended(Outcome::TimedOut);
-                    s.id
-                }
-                _ => continue,
-            };
-            self.stats.timed_out += 1;
-            if self.inflight.quarantine(id) {
-                self.retired = true;
+        let (stats, retired) = (&mut self.stats, &mut self.retired);
+        self.inflight.expire(now, |inflight, id| {
+            stats.timed_out += 1;
+            if inflight.quarantine(id) {
+                *retired = true;
             }
-        }
+        });
         if self.timers.is_expired(Timer::Idle as usize, now) && self.inflight.waiting() == 0 {
             self.set_close(CloseReason::Idle);
         }
@@ -511,7 +504,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
             Err(SendError::Retired)
         } else if self.finishing || self.keepalive_zero {
             Err(SendError::Closing)
-        } else if self.inflight.free_index().is_none() {
+        } else if self.inflight.is_full() {
             Err(SendError::Full)
         } else {
             Ok(())
@@ -541,7 +534,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
     fn store(
         &mut self,
         (handle, id): (Handle, u16),
-        qname: crate::wire::NameBuf,
+        qname: &Name<'_>,
         qtype: Rtype,
         qclass: Class,
         multi: bool,
@@ -549,7 +542,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
         if let Some(i) = self.inflight.free_index() {
             self.inflight.insert(
                 i,
-                Slot {
+                &NewSlot {
                     handle,
                     id,
                     qname,
@@ -557,9 +550,6 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
                     qclass,
                     deadline: self.now.saturating_add(self.config.query_timeout),
                     multi,
-                    messages: 0,
-                    records: 0,
-                    state: SlotState::Waiting,
                 },
             );
         }
@@ -712,7 +702,14 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
                             }
                         }
                     }
-                    let end = soa_end || msg.rcode() != Rcode::NoError;
+                    // `Message::rcode` would walk the message again for the OPT
+                    // record that `check` just found.
+                    let low = u16::from(msg.header().rcode_low());
+                    let rcode = match summary.opt {
+                        Some(o) => Rcode::from_int((u16::from(o.ext_rcode()) << 4) | low),
+                        None => Rcode::from_int(low),
+                    };
+                    let end = soa_end || rcode != Rcode::NoError;
                     Ok((i, keepalive, records, end))
                 }
             }
@@ -736,9 +733,9 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
                 if slot.multi {
                     slot.messages = slot.messages.saturating_add(1);
                     slot.records = records;
-                    slot.deadline = deadline;
+                    self.inflight.set_deadline(i, deadline);
                     if end {
-                        slot.state = SlotState::Ended(Outcome::Finished);
+                        self.inflight.end(i, Outcome::Finished);
                     }
                 } else {
                     self.inflight.free(i);

@@ -342,6 +342,22 @@ impl<'b> Builder<'b> {
         })
     }
 
+    /// [`push_question`](Self::push_question) without remembering the name for
+    /// compression: the same bytes, for messages (queries) in which no later name
+    /// could point at it.
+    pub(crate) fn push_question_uncompressed(
+        &mut self,
+        name: &Name<'_>,
+        qtype: Rtype,
+        qclass: Class,
+    ) -> Result<(), BuildError> {
+        self.transaction(Section::Question, |b| {
+            b.put_name(name, false)?;
+            b.put_u16(qtype.to_int())?;
+            b.put_u16(qclass.to_int())
+        })
+    }
+
     /// Appends a class-IN record to the answer section.
     pub fn answer(
         &mut self,

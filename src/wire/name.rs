@@ -473,6 +473,44 @@ impl NameBuf {
         &self.bytes[..usize::from(self.len)]
     }
 
+    /// Overwrites this buffer with an uncompressed copy of `name` (as
+    /// [`Name::to_buf`], without building a fresh 255-byte buffer). Bytes past the
+    /// new length are left as they were; nothing reads them.
+    pub(crate) fn set_from(&mut self, name: &Name<'_>) {
+        match name.write_uncompressed(&mut self.bytes) {
+            Some(n) => {
+                self.len = n as u8;
+                self.labels = name.labels;
+            }
+            None => {
+                self.bytes[0] = 0;
+                self.len = 1;
+                self.labels = 0;
+            }
+        }
+    }
+
+    /// `self.as_name().eq_ignore_case(other)`, with a fast path: when `other` is
+    /// stored uncompressed, one case-insensitive comparison of the used bytes. A
+    /// raw match is exact: every label boundary of `self` holds a length byte
+    /// (at most 63) that only an equal length byte of `other` matches, so a
+    /// compression pointer in `other` never matches.
+    #[must_use]
+    pub(crate) fn eq_name_ignore_case(&self, other: &Name<'_>) -> bool {
+        if self.len != other.wire_len || self.labels != other.labels {
+            return false;
+        }
+        let mine = self.as_wire();
+        let theirs = other
+            .start
+            .checked_add(mine.len())
+            .and_then(|end| other.buf.get(other.start..end));
+        if theirs.is_some_and(|t| mine.eq_ignore_ascii_case(t)) {
+            return true;
+        }
+        self.as_name().eq_ignore_case(other)
+    }
+
     /// A [`Name`] view of this buffer.
     #[must_use]
     pub fn as_name(&self) -> Name<'_> {

@@ -5,7 +5,7 @@ use core::fmt;
 use core::net::SocketAddr;
 use core::time::Duration;
 use std::boxed::Box;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::net::TcpStream;
 use std::string::ToString;
@@ -24,6 +24,10 @@ use crate::wire::{self, Class, NameBuf, Rtype};
 const SLOTS: usize = 64;
 /// While pipelining, queries are written to the socket in chunks of this many.
 const FLUSH_EVERY: usize = 32;
+/// While more questions wait, at most this many answers are taken from the
+/// connection before their slots are refilled and the new queries written, so the
+/// server gets work back while the rest of a large read is still being copied out.
+const REFILL_EVERY: usize = 16;
 type Machine = client::Connection<Box<[u8]>, SLOTS>;
 
 /// Settings of a [`Client`].
@@ -302,7 +306,7 @@ impl Client {
             })
             .collect();
         let mut queue: VecDeque<usize> = (0..n).collect();
-        let mut inflight: HashMap<Handle, usize> = HashMap::new();
+        let mut inflight = ByHandle::default();
         let mut done = 0usize;
         let opts = QueryOptions::default();
         let cap = self.config.max_in_flight.clamp(1, SLOTS);
@@ -386,10 +390,13 @@ impl Client {
             let server = self.server;
             let mut lost_on_close = 0usize;
             let mut retry_first: Vec<usize> = Vec::new();
+            let mut taken = 0usize;
+            let mut more = false;
             while let Some(ev) = conn.driver.machine_mut().poll_event() {
+                taken += 1;
                 match ev {
                     Event::Response { handle, message } => {
-                        if let Some(i) = inflight.remove(&handle) {
+                        if let Some(i) = inflight.remove(handle) {
                             let elapsed = now.saturating_duration_since(jobs[i].sent_at);
                             results[i] = Some(Ok(Answer {
                                 bytes: message.as_bytes().to_vec(),
@@ -402,13 +409,13 @@ impl Client {
                         }
                     }
                     Event::TimedOut { handle } => {
-                        if let Some(i) = inflight.remove(&handle) {
+                        if let Some(i) = inflight.remove(handle) {
                             results[i] = Some(Err(Error::TimedOut));
                             done += 1;
                         }
                     }
                     Event::Failed { handle, reason } => {
-                        if let Some(i) = inflight.remove(&handle) {
+                        if let Some(i) = inflight.remove(handle) {
                             let retryable = matches!(
                                 reason,
                                 FailReason::PeerClosed | FailReason::Reset | FailReason::Closed
@@ -427,6 +434,20 @@ impl Client {
                     Event::Closed { .. } => conn.closed = true,
                     Event::Retired | Event::Finished { .. } => {}
                 }
+                // Only on an open connection: closing events (retries, `Closed`)
+                // are always drained in one go below.
+                if taken >= REFILL_EVERY
+                    && !queue.is_empty()
+                    && !conn.closed
+                    && conn.driver.machine().close_reason().is_none()
+                {
+                    more = true;
+                    break;
+                }
+            }
+            if more {
+                // Events remain buffered: refill and come back without waiting.
+                continue;
             }
             retry_first.sort_unstable();
             for &i in retry_first.iter().rev() {
@@ -522,6 +543,43 @@ impl Client {
     }
 }
 
+/// Question index by handle. Handles are serials counted from 0 on each connection,
+/// so a vector indexed by serial replaces a hash map.
+#[derive(Default)]
+struct ByHandle {
+    index: Vec<usize>,
+    len: usize,
+}
+
+impl ByHandle {
+    const NONE: usize = usize::MAX;
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn insert(&mut self, h: Handle, i: usize) {
+        let Ok(k) = usize::try_from(h.0) else { return };
+        if k >= self.index.len() {
+            self.index.resize(k + 1, Self::NONE);
+        }
+        if self.index[k] == Self::NONE {
+            self.len += 1;
+        }
+        self.index[k] = i;
+    }
+
+    fn remove(&mut self, h: Handle) -> Option<usize> {
+        let k = usize::try_from(h.0).ok()?;
+        let slot = self.index.get_mut(k)?;
+        if *slot == Self::NONE {
+            return None;
+        }
+        self.len -= 1;
+        Some(core::mem::replace(slot, Self::NONE))
+    }
+}
+
 /// Performs a pending close or shutdown intent.
 fn drain_close(conn: &mut Conn) {
     let now_unused = Instant::ZERO;
@@ -530,9 +588,27 @@ fn drain_close(conn: &mut Conn) {
     }
 }
 
+/// How long [`wait_conn`] keeps retrying a read before sleeping in poll(2) while
+/// answers are due. Pipelined answers usually follow within microseconds; a
+/// sleep costs a scheduler wakeup, which on a busy host is far longer.
+const SPIN: Duration = Duration::from_micros(50);
+
 fn wait_conn(conn: &mut Conn, clock: &Clock) {
     let interest = conn.driver.interest();
     let now = clock.now();
+    if interest.readable && conn.driver.machine().in_flight() > 0 && !interest.writable {
+        let start = std::time::Instant::now();
+        loop {
+            if conn.driver.on_readable(now) > 0 {
+                conn.driver.on_timeout(clock.now());
+                return;
+            }
+            if start.elapsed() >= SPIN {
+                break;
+            }
+            core::hint::spin_loop();
+        }
+    }
     if interest.readable && conn.driver.on_readable(now) > 0 {
         // Answers were already waiting: no need to sleep in poll(2).
         if interest.writable {
