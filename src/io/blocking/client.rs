@@ -21,7 +21,7 @@ use crate::time::{Clock, Instant};
 use crate::wire::{self, Class, NameBuf, Rtype};
 
 /// In-flight capacity of one connection.
-const SLOTS: usize = 64;
+const SLOTS: usize = 128;
 /// While pipelining, queries are written to the socket in chunks of this many.
 const FLUSH_EVERY: usize = 32;
 /// While more questions wait, at most this many answers are taken from the
@@ -50,7 +50,7 @@ pub struct ClientConfig {
     pub keepalive: bool,
     /// Reconnect and retry policy (C7, C13).
     pub retry: RetryPolicy,
-    /// Queries in flight at once on the connection (at most 64).
+    /// Queries in flight at once on the connection (at most 128).
     pub max_in_flight: usize,
 }
 
