@@ -3,6 +3,7 @@
 
 use core::ops::Range;
 
+use super::index::{NONE, QKey};
 use super::{MAX_CNAME_CHAIN, Zone};
 use crate::wire::{BuildError, Builder, Class, Message, Name, Opcode, RData, Rcode, Rtype};
 
@@ -171,22 +172,29 @@ impl Zone {
             b.header_mut().set_aa(false);
             return Ok(Rcode::Refused);
         }
-        if let Some(cut) = self.find_cut(&qname, qtype) {
+        let mut q = QKey::new(&qname);
+        if let Some(cut) = self.find_cut(&q, qtype) {
             return self.referral(b, cut);
         }
         b.header_mut().set_aa(true);
         let mut targets = Targets::new();
         let mut name = qname;
-        for _ in 0..=MAX_CNAME_CHAIN {
+        for link in 0..=MAX_CNAME_CHAIN {
             // A CNAME may lead out of the zone or below a cut: stop there, the client
             // resolves the rest.
-            if !name.ends_with(&self.origin.as_name()) || self.find_cut(&name, qtype).is_some() {
-                break;
+            if link > 0 {
+                if !name.ends_with(&self.origin.as_name()) {
+                    break;
+                }
+                q = QKey::new(&name);
+                if self.find_cut(&q, qtype).is_some() {
+                    break;
+                }
             }
-            let (node, owner) = match self.find(&name) {
-                Some(n) => (n, name),
-                None if self.exists(&name) => return self.negative(b, Rcode::NoError),
-                None => match self.wildcard(&name) {
+            let (node, owner) = match self.slot(&q, q.labels()) {
+                Some(s) if s.node != NONE => (s.node as usize, name),
+                Some(_) => return self.negative(b, Rcode::NoError),
+                None => match self.wildcard(&q) {
                     Some(w) => (w, name),
                     None => return self.negative(b, Rcode::NxDomain),
                 },
@@ -217,18 +225,18 @@ impl Zone {
 
     /// The topmost delegation point strictly below the apex at or above `name`
     /// (a DS query at the cut itself belongs to the parent side).
-    fn find_cut(&self, name: &Name<'_>, qtype: Rtype) -> Option<usize> {
+    fn find_cut(&self, q: &QKey, qtype: Rtype) -> Option<usize> {
         let apex_labels = self.origin.as_name().label_count();
-        let labels = name.label_count();
+        let labels = q.labels();
         for k in apex_labels + 1..=labels {
             if k == labels && qtype == Rtype::Unknown(43) {
                 break;
             }
-            let anc = name.suffix(labels - k);
-            if let Some(n) = self.find(&anc) {
-                if !self.rrset(n, Rtype::Ns).is_empty() {
-                    return Some(n);
-                }
+            match self.slot(q, k) {
+                Some(s) if s.has_ns && s.node != NONE => return Some(s.node as usize),
+                Some(_) => {}
+                // Nothing exists at or below this ancestor: no cut further down.
+                None => return None,
             }
         }
         None
@@ -236,20 +244,12 @@ impl Zone {
 
     /// The wildcard node that synthesises `name` (RFC 4592 §3.3.1): `*.` under the
     /// closest encloser, which is the deepest existing ancestor.
-    fn wildcard(&self, name: &Name<'_>) -> Option<usize> {
-        let labels = name.label_count();
+    fn wildcard(&self, q: &QKey) -> Option<usize> {
+        let labels = q.labels();
         let apex_labels = self.origin.as_name().label_count();
         for i in 1..=labels.saturating_sub(apex_labels) {
-            let anc = name.suffix(i);
-            if self.exists(&anc) {
-                let mut k = [0u8; crate::wire::name::MAX_NAME_LEN];
-                let n = super::key_of(&anc, &mut k);
-                if n + 2 > k.len() {
-                    return None;
-                }
-                k[n] = 1;
-                k[n + 1] = b'*';
-                return self.find_key(&k[..n + 2]).ok();
+            if let Some(s) = self.slot(q, labels - i) {
+                return (s.wild != NONE).then_some(s.wild as usize);
             }
         }
         None
@@ -306,14 +306,9 @@ impl Zone {
                 Section::Answer => b.answer(owner, ttl, &data)?,
                 Section::Authority => b.authority(owner, ttl, &data)?,
             }
-            let target = match data {
-                RData::Mx { exchange, .. } => Some(exchange),
-                RData::Ns(n) => Some(n),
-                RData::Srv { target, .. } => Some(target),
-                _ => None,
-            };
-            if let Some(node) = target.and_then(|t| self.find(&t)) {
-                targets.add(node);
+            let node = self.rrs[i].target;
+            if node != NONE {
+                targets.add(node as usize);
             }
         }
         Ok(())
