@@ -6,8 +6,6 @@
 //! at or above [`MAX_COMPRESSION_OFFSET`] is ever remembered, because a pointer has
 //! 14 bits. Matching is byte-exact, so the case the caller wrote is preserved.
 
-use core::cell::Cell;
-
 use super::name::Name;
 
 /// Entries in the compression table.
@@ -57,8 +55,9 @@ impl Compressor {
             if e.wire_len != wl || e.labels != lc {
                 return None;
             }
-            let budget = Cell::new(1024);
-            let (there, _) = Name::parse(out, usize::from(e.offset), &budget).ok()?;
+            // The builder wrote this name itself, from a validated name, with
+            // pointers only to earlier entries: walk it without validating again.
+            let there = Name::written(out, usize::from(e.offset), e.wire_len, e.labels);
             there.labels().eq(name.labels()).then_some(e.offset)
         })
     }

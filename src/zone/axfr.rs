@@ -74,6 +74,7 @@ impl Zone {
             Preflight::Query {
                 qname,
                 qtype: Rtype::Axfr,
+                ..
             } => {
                 if !qname.eq_ignore_case(&self.origin.as_name()) {
                     state.done = true;

@@ -46,8 +46,13 @@ pub(super) enum Preflight<'q> {
     Drop,
     /// Answer with this RCODE and nothing else; `question` says whether to echo it.
     Error { rcode: Rcode, question: bool },
-    /// A well-formed standard query for this name and type.
-    Query { qname: Name<'q>, qtype: Rtype },
+    /// A well-formed standard query for this name and type; `has_opt`: it carries
+    /// an OPT record.
+    Query {
+        qname: Name<'q>,
+        qtype: Rtype,
+        has_opt: bool,
+    },
 }
 
 impl Zone {
@@ -95,16 +100,28 @@ impl Zone {
         if out.len() < crate::wire::HEADER_LEN {
             return 0;
         }
-        let has_opt = matches!(query.opt(), Ok(Some(_)));
-        let (qname, qtype) = match self.preflight(query) {
+        let (qname, qtype, has_opt) = match self.preflight(query) {
             Preflight::Drop => return 0,
             Preflight::Error { rcode, question } => {
+                let has_opt = matches!(query.opt(), Ok(Some(_)));
                 return error_response(query, out, rcode, question, has_opt, options);
             }
-            Preflight::Query { qname, qtype } => (qname, qtype),
+            Preflight::Query {
+                qname,
+                qtype,
+                has_opt,
+            } => (qname, qtype, has_opt),
         };
         let limit = record_limit(out.len(), has_opt, options);
-        let mut b = Builder::response_to(out, query);
+        // `Builder::response_to` without parsing the question again: preflight has
+        // it, and it is the first question of the query, class IN.
+        let mut b = Builder::new(out, query.id());
+        let qh = query.header();
+        b.header_mut().set_qr(true);
+        b.header_mut().set_opcode(qh.opcode());
+        b.header_mut().set_rd(qh.rd());
+        b.header_mut().set_cd(qh.cd());
+        let _ = b.push_question(&qname, qtype, Class::In);
         b.set_limit(limit);
         let rcode = match self.resolve(&mut b, qname, qtype) {
             Ok(rcode) => rcode,
@@ -162,6 +179,7 @@ impl Zone {
         Preflight::Query {
             qname: q.name,
             qtype: q.qtype,
+            has_opt: summary.opt.is_some(),
         }
     }
 
