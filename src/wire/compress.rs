@@ -58,7 +58,13 @@ impl Compressor {
             // The builder wrote this name itself, from a validated name, with
             // pointers only to earlier entries: walk it without validating again.
             let there = Name::written(out, usize::from(e.offset), e.wire_len, e.labels);
-            there.labels().eq(name.labels()).then_some(e.offset)
+            // Same label count (checked above); labels are short, so a plain loop
+            // beats a `memcmp` call per label.
+            there
+                .labels()
+                .zip(name.labels())
+                .all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p == q))
+                .then_some(e.offset)
         })
     }
 

@@ -52,6 +52,7 @@ pub(super) enum Preflight<'q> {
         qname: Name<'q>,
         qtype: Rtype,
         has_opt: bool,
+        key: QKey,
     },
 }
 
@@ -100,7 +101,7 @@ impl Zone {
         if out.len() < crate::wire::HEADER_LEN {
             return 0;
         }
-        let (qname, qtype, has_opt) = match self.preflight(query) {
+        let (qname, qtype, has_opt, key) = match self.preflight(query) {
             Preflight::Drop => return 0,
             Preflight::Error { rcode, question } => {
                 let has_opt = matches!(query.opt(), Ok(Some(_)));
@@ -110,7 +111,8 @@ impl Zone {
                 qname,
                 qtype,
                 has_opt,
-            } => (qname, qtype, has_opt),
+                key,
+            } => (qname, qtype, has_opt, key),
         };
         let limit = record_limit(out.len(), has_opt, options);
         // `Builder::response_to` without parsing the question again: preflight has
@@ -123,7 +125,7 @@ impl Zone {
         b.header_mut().set_cd(qh.cd());
         let _ = b.push_question(&qname, qtype, Class::In);
         b.set_limit(limit);
-        let rcode = match self.resolve(&mut b, qname, qtype) {
+        let rcode = match self.resolve(&mut b, qname, key, qtype) {
             Ok(rcode) => rcode,
             Err(Full) => {
                 b.clear_records();
@@ -170,7 +172,14 @@ impl Zone {
                 };
             }
         };
-        if q.qclass != Class::In || !q.name.ends_with(&self.origin.as_name()) {
+        if q.qclass != Class::In {
+            return Preflight::Error {
+                rcode: Rcode::Refused,
+                question: true,
+            };
+        }
+        let key = QKey::new(&q.name);
+        if !self.in_zone(&key) {
             return Preflight::Error {
                 rcode: Rcode::Refused,
                 question: true,
@@ -180,17 +189,23 @@ impl Zone {
             qname: q.name,
             qtype: q.qtype,
             has_opt: summary.opt.is_some(),
+            key,
         }
     }
 
     /// The lookup proper; returns the RCODE, or `Full` when a required record did
     /// not fit.
-    fn resolve(&self, b: &mut Builder<'_>, qname: Name<'_>, qtype: Rtype) -> Result<Rcode, Full> {
+    fn resolve(
+        &self,
+        b: &mut Builder<'_>,
+        qname: Name<'_>,
+        mut q: QKey,
+        qtype: Rtype,
+    ) -> Result<Rcode, Full> {
         if matches!(qtype, Rtype::Axfr | Rtype::Ixfr) {
             b.header_mut().set_aa(false);
             return Ok(Rcode::Refused);
         }
-        let mut q = QKey::new(&qname);
         if let Some(cut) = self.find_cut(&q, qtype) {
             return self.referral(b, cut);
         }
@@ -201,11 +216,8 @@ impl Zone {
             // A CNAME may lead out of the zone or below a cut: stop there, the client
             // resolves the rest.
             if link > 0 {
-                if !name.ends_with(&self.origin.as_name()) {
-                    break;
-                }
                 q = QKey::new(&name);
-                if self.find_cut(&q, qtype).is_some() {
+                if !self.in_zone(&q) || self.find_cut(&q, qtype).is_some() {
                     break;
                 }
             }
@@ -239,6 +251,13 @@ impl Zone {
         }
         self.push_additional(b, &targets, false)?;
         Ok(Rcode::NoError)
+    }
+
+    /// Whether the name of `q` is the apex or below it.
+    fn in_zone(&self, q: &QKey) -> bool {
+        let apex_labels = self.origin.as_name().label_count();
+        q.labels() >= apex_labels
+            && q.prefix(apex_labels) == &self.keys[self.nodes[self.apex].key.clone()]
     }
 
     /// The topmost delegation point strictly below the apex at or above `name`
