@@ -61,9 +61,12 @@ pub(super) fn hash(key: &[u8]) -> u64 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        // Byte by byte: a variable-length copy would be a `memcpy` call.
+        let w = rest
+            .iter()
+            .rev()
+            .fold(0u64, |w, &b| (w << 8) | u64::from(b));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
     }
     h ^ (h >> 29)
 }
@@ -162,12 +165,26 @@ pub(super) struct QKey {
 }
 
 impl QKey {
+    /// The key of `name`.
     pub(super) fn new(name: &Name<'_>) -> QKey {
-        let mut q = QKey {
+        let mut q = QKey::root();
+        q.set(name);
+        q
+    }
+
+    /// The key of the root name (empty).
+    pub(super) fn root() -> QKey {
+        QKey {
             key: [0; MAX_NAME_LEN],
             ends: [0; 128],
-            labels: name.label_count(),
-        };
+            labels: 0,
+        }
+    }
+
+    /// Makes this the key of `name`.
+    pub(super) fn set(&mut self, name: &Name<'_>) {
+        let q = self;
+        q.labels = name.label_count();
         // Written back to front: the leftmost label goes last.
         let mut pos = name.wire_len() - 1;
         for l in name.labels() {
@@ -182,7 +199,6 @@ impl QKey {
             p += 1 + usize::from(q.key[p]);
             q.ends[d] = p as u8;
         }
-        q
     }
 
     /// Number of labels of the name.

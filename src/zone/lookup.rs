@@ -52,7 +52,6 @@ pub(super) enum Preflight<'q> {
         qname: Name<'q>,
         qtype: Rtype,
         has_opt: bool,
-        key: QKey,
     },
 }
 
@@ -101,7 +100,8 @@ impl Zone {
         if out.len() < crate::wire::HEADER_LEN {
             return 0;
         }
-        let (qname, qtype, has_opt, key) = match self.preflight(query) {
+        let mut key = QKey::root();
+        let (qname, qtype, has_opt) = match self.preflight(query, &mut key) {
             Preflight::Drop => return 0,
             Preflight::Error { rcode, question } => {
                 let has_opt = matches!(query.opt(), Ok(Some(_)));
@@ -111,8 +111,7 @@ impl Zone {
                 qname,
                 qtype,
                 has_opt,
-                key,
-            } => (qname, qtype, has_opt, key),
+            } => (qname, qtype, has_opt),
         };
         let limit = record_limit(out.len(), has_opt, options);
         // `Builder::response_to` without parsing the question again: preflight has
@@ -125,7 +124,7 @@ impl Zone {
         b.header_mut().set_cd(qh.cd());
         let _ = b.push_question(&qname, qtype, Class::In);
         b.set_limit(limit);
-        let rcode = match self.resolve(&mut b, qname, key, qtype) {
+        let rcode = match self.resolve(&mut b, qname, &mut key, qtype) {
             Ok(rcode) => rcode,
             Err(Full) => {
                 b.clear_records();
@@ -138,7 +137,11 @@ impl Zone {
     }
 
     /// The checks every query goes through before lookup (shared with AXFR).
-    pub(super) fn preflight<'q>(&self, query: &'q Message<'_>) -> Preflight<'q> {
+    pub(super) fn preflight<'q>(
+        &self,
+        query: &'q Message<'_>,
+        key: &mut QKey,
+    ) -> Preflight<'q> {
         if query.qr() {
             return Preflight::Drop;
         }
@@ -178,8 +181,8 @@ impl Zone {
                 question: true,
             };
         }
-        let key = QKey::new(&q.name);
-        if !self.in_zone(&key) {
+        key.set(&q.name);
+        if !self.in_zone(key) {
             return Preflight::Error {
                 rcode: Rcode::Refused,
                 question: true,
@@ -189,7 +192,6 @@ impl Zone {
             qname: q.name,
             qtype: q.qtype,
             has_opt: summary.opt.is_some(),
-            key,
         }
     }
 
@@ -199,14 +201,14 @@ impl Zone {
         &self,
         b: &mut Builder<'_>,
         qname: Name<'_>,
-        mut q: QKey,
+        q: &mut QKey,
         qtype: Rtype,
     ) -> Result<Rcode, Full> {
         if matches!(qtype, Rtype::Axfr | Rtype::Ixfr) {
             b.header_mut().set_aa(false);
             return Ok(Rcode::Refused);
         }
-        if let Some(cut) = self.find_cut(&q, qtype) {
+        if let Some(cut) = self.find_cut(q, qtype) {
             return self.referral(b, cut);
         }
         b.header_mut().set_aa(true);
@@ -216,15 +218,15 @@ impl Zone {
             // A CNAME may lead out of the zone or below a cut: stop there, the client
             // resolves the rest.
             if link > 0 {
-                q = QKey::new(&name);
-                if !self.in_zone(&q) || self.find_cut(&q, qtype).is_some() {
+                q.set(&name);
+                if !self.in_zone(q) || self.find_cut(q, qtype).is_some() {
                     break;
                 }
             }
-            let (node, owner) = match self.slot(&q, q.labels()) {
+            let (node, owner) = match self.slot(q, q.labels()) {
                 Some(s) if s.node != NONE => (s.node as usize, name),
                 Some(_) => return self.negative(b, Rcode::NoError),
-                None => match self.wildcard(&q) {
+                None => match self.wildcard(q) {
                     Some(w) => (w, name),
                     None => return self.negative(b, Rcode::NxDomain),
                 },
