@@ -272,14 +272,27 @@ impl<'b> Builder<'b> {
                 suffix = suffix.parent();
             }
         }
-        let mut suffix = *name;
+        // Each suffix written here is remembered by its shape: its length and label
+        // count go down by one label at a time.
+        let mut wire_len = name.wire_len();
+        let mut left = labels;
         for label in name.labels().take(written) {
             let at = self.len;
-            self.put(&[label.len() as u8])?;
-            self.put(label)?;
+            let end = at + 1 + label.len();
+            // The same errors as `put` of the length octet, then of the label.
+            if at + 1 > self.limit {
+                return Err(BuildError::NoSpace { required: at + 1 });
+            }
+            let Some(dst) = self.buf.get_mut(at..end).filter(|_| end <= self.limit) else {
+                return Err(BuildError::NoSpace { required: end });
+            };
+            dst[0] = label.len() as u8;
+            dst[1..].copy_from_slice(label);
+            self.len = end;
             if compress {
-                self.compress.remember(at, &suffix);
-                suffix = suffix.parent();
+                self.compress.remember_shape(at, wire_len, left);
+                wire_len -= 1 + label.len();
+                left -= 1;
             }
         }
         match pointer {

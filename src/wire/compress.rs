@@ -68,14 +68,16 @@ impl Compressor {
         })
     }
 
-    /// Remembers that a name of this shape starts at `offset`.
-    pub(crate) fn remember(&mut self, offset: usize, name: &Name<'_>) {
-        if self.len >= COMPRESSION_CAPACITY || offset >= MAX_COMPRESSION_OFFSET || name.is_root() {
+    /// Remembers that a name of `wire_len` octets and `labels` labels (the root
+    /// excluded) starts at `offset`.
+    #[inline]
+    pub(crate) fn remember_shape(&mut self, offset: usize, wire_len: usize, labels: usize) {
+        if self.len >= COMPRESSION_CAPACITY || offset >= MAX_COMPRESSION_OFFSET || labels == 0 {
             return;
         }
         let (Ok(wire_len), Ok(labels), Ok(offset)) = (
-            u8::try_from(name.wire_len()),
-            u8::try_from(name.label_count()),
+            u8::try_from(wire_len),
+            u8::try_from(labels),
             u16::try_from(offset),
         ) else {
             return;
