@@ -190,10 +190,10 @@ impl QKey {
         for l in name.labels() {
             pos -= 1 + l.len();
             q.key[pos] = l.len() as u8;
-            for (d, s) in q.key[pos + 1..pos + 1 + l.len()].iter_mut().zip(l) {
-                *d = s.to_ascii_lowercase();
-            }
+            q.key[pos + 1..pos + 1 + l.len()].copy_from_slice(l);
         }
+        // Length octets are at most 63, below b'A': lowercasing leaves them alone.
+        q.key[..name.wire_len() - 1].make_ascii_lowercase();
         let mut p = 0;
         for d in 1..=q.labels {
             p += 1 + usize::from(q.key[p]);
