@@ -137,11 +137,7 @@ impl Zone {
     }
 
     /// The checks every query goes through before lookup (shared with AXFR).
-    pub(super) fn preflight<'q>(
-        &self,
-        query: &'q Message<'_>,
-        key: &mut QKey,
-    ) -> Preflight<'q> {
+    pub(super) fn preflight<'q>(&self, query: &'q Message<'_>, key: &mut QKey) -> Preflight<'q> {
         if query.qr() {
             return Preflight::Drop;
         }
