@@ -68,6 +68,15 @@ impl Compressor {
         })
     }
 
+    /// Whether an entry starts at `offset` with the shape of `name`.
+    pub(crate) fn has_entry(&self, offset: usize, name: &Name<'_>) -> bool {
+        self.entries[..self.len].iter().any(|e| {
+            usize::from(e.offset) == offset
+                && usize::from(e.wire_len) == name.wire_len()
+                && usize::from(e.labels) == name.label_count()
+        })
+    }
+
     /// Remembers that a name of `wire_len` octets and `labels` labels (the root
     /// excluded) starts at `offset`.
     #[inline]

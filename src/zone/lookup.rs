@@ -5,7 +5,9 @@ use core::ops::Range;
 
 use super::index::{NONE, QKey};
 use super::{MAX_CNAME_CHAIN, Zone};
-use crate::wire::{BuildError, Builder, Class, Message, Name, Opcode, RData, Rcode, Rtype};
+use crate::wire::{
+    BuildError, Builder, Class, Message, Name, Opcode, RData, Rcode, Rtype, Section as WireSection,
+};
 
 /// The UDP payload size this server advertises in its OPT record (the DNS flag day
 /// 2020 value; over TCP it only tells the client what a UDP answer could hold).
@@ -334,12 +336,23 @@ impl Zone {
         set: Range<usize>,
         targets: &mut Targets,
     ) -> Result<(), Full> {
+        // After the first record, the owner is a known compression entry: later
+        // records point to it without the builder searching its table again.
+        let mut entry = None;
         for i in set {
             let data = self.rdata(i);
             let ttl = self.rrs[i].ttl;
-            match section {
-                Section::Answer => b.answer(owner, ttl, &data)?,
-                Section::Authority => b.authority(owner, ttl, &data)?,
+            let sec = match section {
+                Section::Answer => WireSection::Answer,
+                Section::Authority => WireSection::Authority,
+            };
+            match entry {
+                Some(e) => b.push_at_entry(sec, e, ttl, &data)?,
+                None => {
+                    let start = b.len();
+                    b.push(sec, owner, Class::In, ttl, &data)?;
+                    entry = b.owner_entry(start, owner);
+                }
             }
             let node = self.rrs[i].target;
             if node != NONE {
@@ -359,10 +372,22 @@ impl Zone {
     ) -> Result<(), Full> {
         for &node in &targets.nodes[..targets.len] {
             let name = self.nodes[node].name;
+            let name = name.as_name();
+            let mut entry = None;
             for t in [Rtype::A, Rtype::Aaaa] {
                 for i in self.rrset(node, t) {
-                    match b.additional(&name.as_name(), self.rrs[i].ttl, &self.rdata(i)) {
-                        Ok(()) => {}
+                    let (ttl, data) = (self.rrs[i].ttl, self.rdata(i));
+                    let start = b.len();
+                    let pushed = match entry {
+                        Some(e) => b.push_at_entry(WireSection::Additional, e, ttl, &data),
+                        None => b.additional(&name, ttl, &data),
+                    };
+                    match pushed {
+                        Ok(()) => {
+                            if entry.is_none() {
+                                entry = b.owner_entry(start, &name);
+                            }
+                        }
                         Err(_) if !required => return Ok(()),
                         Err(e) => return Err(e.into()),
                     }
