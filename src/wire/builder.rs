@@ -418,7 +418,7 @@ impl<'b> Builder<'b> {
         } else {
             record_start
         };
-        self.compress.has_entry(at, owner).then(|| at as u16)
+        self.compress.has_entry(at, owner).then_some(at as u16)
     }
 
     /// [`push`](Self::push) of a record whose owner is the name at compression entry
