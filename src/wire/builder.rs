@@ -258,7 +258,8 @@ impl<'b> Builder<'b> {
         let mut written = labels;
         // `suffix` steps one label at a time (`parent`, the same as `suffix(1)`):
         // `name.suffix(i)` would walk i labels from the start for every i.
-        if compress {
+        // An empty table (the question) has nothing to find.
+        if compress && self.compress.len() > 0 {
             // A buffer shorter than the header has `len > buf.len()`: nothing to
             // search (the first `put` below reports `NoSpace`).
             let written_so_far = self.buf.get(..self.len).unwrap_or(&[]);
