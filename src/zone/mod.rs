@@ -36,8 +36,11 @@
 //!
 //! Owner names live in a table of nodes sorted by a *lookup key*: the name's labels
 //! from the root down, each as a length octet and the lowercased label. A key is a
-//! byte prefix of every descendant's key, so "does anything exist below this name"
-//! (empty non-terminals, RFC 4592 closest encloser) is one binary search. RDATA is
+//! byte prefix of every descendant's key. For answering, every name that exists
+//! (owners and empty non-terminals) is also in a hash table by key, with its wildcard
+//! child and whether it is a delegation point precomputed; a query name's key is built
+//! once and its ancestors' keys are prefixes of it, so each probe is one hash lookup.
+//! MX, NS and SRV records know the node of their target. RDATA is
 //! kept in uncompressed wire form in one arena and decoded with the wire layer's own
 //! RDATA parser when answering, so names in RDATA are compressed by the builder.
 #![forbid(unsafe_code)]
