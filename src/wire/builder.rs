@@ -258,7 +258,8 @@ impl<'b> Builder<'b> {
         let mut written = labels;
         // `suffix` steps one label at a time (`parent`, the same as `suffix(1)`):
         // `name.suffix(i)` would walk i labels from the start for every i.
-        if compress {
+        // An empty table (the question) has nothing to find.
+        if compress && self.compress.len() > 0 {
             // A buffer shorter than the header has `len > buf.len()`: nothing to
             // search (the first `put` below reports `NoSpace`).
             let written_so_far = self.buf.get(..self.len).unwrap_or(&[]);
@@ -272,14 +273,27 @@ impl<'b> Builder<'b> {
                 suffix = suffix.parent();
             }
         }
-        let mut suffix = *name;
+        // Each suffix written here is remembered by its shape: its length and label
+        // count go down by one label at a time.
+        let mut wire_len = name.wire_len();
+        let mut left = labels;
         for label in name.labels().take(written) {
             let at = self.len;
-            self.put(&[label.len() as u8])?;
-            self.put(label)?;
+            let end = at + 1 + label.len();
+            // The same errors as `put` of the length octet, then of the label.
+            if at + 1 > self.limit {
+                return Err(BuildError::NoSpace { required: at + 1 });
+            }
+            let Some(dst) = self.buf.get_mut(at..end).filter(|_| end <= self.limit) else {
+                return Err(BuildError::NoSpace { required: end });
+            };
+            dst[0] = label.len() as u8;
+            dst[1..].copy_from_slice(label);
+            self.len = end;
             if compress {
-                self.compress.remember(at, &suffix);
-                suffix = suffix.parent();
+                self.compress.remember_shape(at, wire_len, left);
+                wire_len -= 1 + label.len();
+                left -= 1;
             }
         }
         match pointer {
@@ -404,8 +418,59 @@ impl<'b> Builder<'b> {
             RData::Opt(o) => (o.udp_size(), opt_ttl(o)),
             _ => (class.to_int(), ttl),
         };
+        self.push_owned(section, Owner::Name(owner), class, ttl, data)
+    }
+
+    /// Where the owner of the record that starts at `record_start` is, as a
+    /// compression entry: what [`push`](Self::push) would point to for a later record
+    /// with an owner byte-equal to that one (`owner`), as long as nothing was rolled
+    /// back since. `None` when the owner did not become an entry (table full, or past
+    /// the 16 KiB pointers reach).
+    pub(crate) fn owner_entry(&self, record_start: usize, owner: &Name<'_>) -> Option<u16> {
+        let out = self.buf.get(..self.len)?;
+        let b = *out.get(record_start)?;
+        let at = if b >= 0xC0 {
+            // Compressed whole: the first entry equal to the owner.
+            (usize::from(b & 0x3F) << 8) | usize::from(*out.get(record_start + 1)?)
+        } else {
+            record_start
+        };
+        self.compress.has_entry(at, owner).then_some(at as u16)
+    }
+
+    /// [`push`](Self::push) of a record whose owner is the name at compression entry
+    /// `entry` (from [`owner_entry`](Self::owner_entry)): the same octets `push`
+    /// would write for that owner, without searching the table.
+    pub(crate) fn push_at_entry(
+        &mut self,
+        section: Section,
+        entry: u16,
+        ttl: u32,
+        data: &RData<'_>,
+    ) -> Result<(), BuildError> {
+        if section == Section::Question {
+            return Err(BuildError::SectionOrder);
+        }
+        let (class, ttl) = match data {
+            RData::Opt(o) => (o.udp_size(), opt_ttl(o)),
+            _ => (Class::In.to_int(), ttl),
+        };
+        self.push_owned(section, Owner::Entry(entry), class, ttl, data)
+    }
+
+    fn push_owned(
+        &mut self,
+        section: Section,
+        owner: Owner<'_, '_>,
+        class: u16,
+        ttl: u32,
+        data: &RData<'_>,
+    ) -> Result<(), BuildError> {
         self.transaction(section, |b| {
-            b.put_name(owner, true)?;
+            match owner {
+                Owner::Name(n) => b.put_name(n, true)?,
+                Owner::Entry(off) => b.put_u16(0xC000 | off)?,
+            }
             b.put_u16(data.rtype().to_int())?;
             b.put_u16(class)?;
             b.put_u32(ttl)?;
@@ -529,6 +594,13 @@ impl<'b> Builder<'b> {
 
 /// The OPT TTL field as the view holds it, Z bits included, so a pushed OPT reads
 /// back identically.
+/// A record's owner: a name, or a pointer to a compression entry known to hold it.
+#[derive(Clone, Copy)]
+enum Owner<'n, 'a> {
+    Name(&'n Name<'a>),
+    Entry(u16),
+}
+
 fn opt_ttl(o: &Opt<'_>) -> u32 {
     o.raw_ttl()
 }

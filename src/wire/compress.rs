@@ -6,8 +6,6 @@
 //! at or above [`MAX_COMPRESSION_OFFSET`] is ever remembered, because a pointer has
 //! 14 bits. Matching is byte-exact, so the case the caller wrote is preserved.
 
-use core::cell::Cell;
-
 use super::name::Name;
 
 /// Entries in the compression table.
@@ -57,20 +55,38 @@ impl Compressor {
             if e.wire_len != wl || e.labels != lc {
                 return None;
             }
-            let budget = Cell::new(1024);
-            let (there, _) = Name::parse(out, usize::from(e.offset), &budget).ok()?;
-            there.labels().eq(name.labels()).then_some(e.offset)
+            // The builder wrote this name itself, from a validated name, with
+            // pointers only to earlier entries: walk it without validating again.
+            let there = Name::written(out, usize::from(e.offset), e.wire_len, e.labels);
+            // Same label count (checked above); labels are short, so a plain loop
+            // beats a `memcmp` call per label.
+            there
+                .labels()
+                .zip(name.labels())
+                .all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p == q))
+                .then_some(e.offset)
         })
     }
 
-    /// Remembers that a name of this shape starts at `offset`.
-    pub(crate) fn remember(&mut self, offset: usize, name: &Name<'_>) {
-        if self.len >= COMPRESSION_CAPACITY || offset >= MAX_COMPRESSION_OFFSET || name.is_root() {
+    /// Whether an entry starts at `offset` with the shape of `name`.
+    pub(crate) fn has_entry(&self, offset: usize, name: &Name<'_>) -> bool {
+        self.entries[..self.len].iter().any(|e| {
+            usize::from(e.offset) == offset
+                && usize::from(e.wire_len) == name.wire_len()
+                && usize::from(e.labels) == name.label_count()
+        })
+    }
+
+    /// Remembers that a name of `wire_len` octets and `labels` labels (the root
+    /// excluded) starts at `offset`.
+    #[inline]
+    pub(crate) fn remember_shape(&mut self, offset: usize, wire_len: usize, labels: usize) {
+        if self.len >= COMPRESSION_CAPACITY || offset >= MAX_COMPRESSION_OFFSET || labels == 0 {
             return;
         }
         let (Ok(wire_len), Ok(labels), Ok(offset)) = (
-            u8::try_from(name.wire_len()),
-            u8::try_from(name.label_count()),
+            u8::try_from(wire_len),
+            u8::try_from(labels),
             u16::try_from(offset),
         ) else {
             return;

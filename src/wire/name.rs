@@ -146,6 +146,20 @@ impl<'a> Name<'a> {
         Ok((name, end))
     }
 
+    /// A name the builder wrote at `start` in `buf` with this shape (taken from a
+    /// validated name), viewed without validating it again. Walking the labels of a
+    /// malformed one stops early (the label iterator checks every access), so a
+    /// wrong shape can only make a comparison fail, never panic.
+    #[inline]
+    pub(crate) fn written(buf: &'a [u8], start: usize, wire_len: u8, labels: u8) -> Name<'a> {
+        Name {
+            buf,
+            start,
+            wire_len,
+            labels,
+        }
+    }
+
     /// The root name.
     #[must_use]
     pub const fn root() -> Name<'static> {

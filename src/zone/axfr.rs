@@ -66,7 +66,7 @@ impl Zone {
         let out = &mut out[..cap.max(crate::wire::HEADER_LEN)];
         let opts = AnswerOptions::default();
         let has_opt = matches!(query.opt(), Ok(Some(_)));
-        match self.preflight(query) {
+        match self.preflight(query, &mut super::index::QKey::root()) {
             Preflight::Drop => {
                 state.done = true;
                 return None;
@@ -74,6 +74,7 @@ impl Zone {
             Preflight::Query {
                 qname,
                 qtype: Rtype::Axfr,
+                ..
             } => {
                 if !qname.eq_ignore_case(&self.origin.as_name()) {
                     state.done = true;

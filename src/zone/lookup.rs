@@ -3,8 +3,11 @@
 
 use core::ops::Range;
 
+use super::index::{NONE, QKey};
 use super::{MAX_CNAME_CHAIN, Zone};
-use crate::wire::{BuildError, Builder, Class, Message, Name, Opcode, RData, Rcode, Rtype};
+use crate::wire::{
+    BuildError, Builder, Class, Message, Name, Opcode, RData, Rcode, Rtype, Section as WireSection,
+};
 
 /// The UDP payload size this server advertises in its OPT record (the DNS flag day
 /// 2020 value; over TCP it only tells the client what a UDP answer could hold).
@@ -45,8 +48,13 @@ pub(super) enum Preflight<'q> {
     Drop,
     /// Answer with this RCODE and nothing else; `question` says whether to echo it.
     Error { rcode: Rcode, question: bool },
-    /// A well-formed standard query for this name and type.
-    Query { qname: Name<'q>, qtype: Rtype },
+    /// A well-formed standard query for this name and type; `has_opt`: it carries
+    /// an OPT record.
+    Query {
+        qname: Name<'q>,
+        qtype: Rtype,
+        has_opt: bool,
+    },
 }
 
 impl Zone {
@@ -94,18 +102,31 @@ impl Zone {
         if out.len() < crate::wire::HEADER_LEN {
             return 0;
         }
-        let has_opt = matches!(query.opt(), Ok(Some(_)));
-        let (qname, qtype) = match self.preflight(query) {
+        let mut key = QKey::root();
+        let (qname, qtype, has_opt) = match self.preflight(query, &mut key) {
             Preflight::Drop => return 0,
             Preflight::Error { rcode, question } => {
+                let has_opt = matches!(query.opt(), Ok(Some(_)));
                 return error_response(query, out, rcode, question, has_opt, options);
             }
-            Preflight::Query { qname, qtype } => (qname, qtype),
+            Preflight::Query {
+                qname,
+                qtype,
+                has_opt,
+            } => (qname, qtype, has_opt),
         };
         let limit = record_limit(out.len(), has_opt, options);
-        let mut b = Builder::response_to(out, query);
+        // `Builder::response_to` without parsing the question again: preflight has
+        // it, and it is the first question of the query, class IN.
+        let mut b = Builder::new(out, query.id());
+        let qh = query.header();
+        b.header_mut().set_qr(true);
+        b.header_mut().set_opcode(qh.opcode());
+        b.header_mut().set_rd(qh.rd());
+        b.header_mut().set_cd(qh.cd());
+        let _ = b.push_question(&qname, qtype, Class::In);
         b.set_limit(limit);
-        let rcode = match self.resolve(&mut b, qname, qtype) {
+        let rcode = match self.resolve(&mut b, qname, &mut key, qtype) {
             Ok(rcode) => rcode,
             Err(Full) => {
                 b.clear_records();
@@ -118,7 +139,7 @@ impl Zone {
     }
 
     /// The checks every query goes through before lookup (shared with AXFR).
-    pub(super) fn preflight<'q>(&self, query: &'q Message<'_>) -> Preflight<'q> {
+    pub(super) fn preflight<'q>(&self, query: &'q Message<'_>, key: &mut QKey) -> Preflight<'q> {
         if query.qr() {
             return Preflight::Drop;
         }
@@ -152,7 +173,14 @@ impl Zone {
                 };
             }
         };
-        if q.qclass != Class::In || !q.name.ends_with(&self.origin.as_name()) {
+        if q.qclass != Class::In {
+            return Preflight::Error {
+                rcode: Rcode::Refused,
+                question: true,
+            };
+        }
+        key.set(&q.name);
+        if !self.in_zone(key) {
             return Preflight::Error {
                 rcode: Rcode::Refused,
                 question: true,
@@ -161,32 +189,42 @@ impl Zone {
         Preflight::Query {
             qname: q.name,
             qtype: q.qtype,
+            has_opt: summary.opt.is_some(),
         }
     }
 
     /// The lookup proper; returns the RCODE, or `Full` when a required record did
     /// not fit.
-    fn resolve(&self, b: &mut Builder<'_>, qname: Name<'_>, qtype: Rtype) -> Result<Rcode, Full> {
+    fn resolve(
+        &self,
+        b: &mut Builder<'_>,
+        qname: Name<'_>,
+        q: &mut QKey,
+        qtype: Rtype,
+    ) -> Result<Rcode, Full> {
         if matches!(qtype, Rtype::Axfr | Rtype::Ixfr) {
             b.header_mut().set_aa(false);
             return Ok(Rcode::Refused);
         }
-        if let Some(cut) = self.find_cut(&qname, qtype) {
+        if let Some(cut) = self.find_cut(q, qtype) {
             return self.referral(b, cut);
         }
         b.header_mut().set_aa(true);
         let mut targets = Targets::new();
         let mut name = qname;
-        for _ in 0..=MAX_CNAME_CHAIN {
+        for link in 0..=MAX_CNAME_CHAIN {
             // A CNAME may lead out of the zone or below a cut: stop there, the client
             // resolves the rest.
-            if !name.ends_with(&self.origin.as_name()) || self.find_cut(&name, qtype).is_some() {
-                break;
+            if link > 0 {
+                q.set(&name);
+                if !self.in_zone(q) || self.find_cut(q, qtype).is_some() {
+                    break;
+                }
             }
-            let (node, owner) = match self.find(&name) {
-                Some(n) => (n, name),
-                None if self.exists(&name) => return self.negative(b, Rcode::NoError),
-                None => match self.wildcard(&name) {
+            let (node, owner) = match self.slot(q, q.labels()) {
+                Some(s) if s.node != NONE => (s.node as usize, name),
+                Some(_) => return self.negative(b, Rcode::NoError),
+                None => match self.wildcard(q) {
                     Some(w) => (w, name),
                     None => return self.negative(b, Rcode::NxDomain),
                 },
@@ -215,20 +253,27 @@ impl Zone {
         Ok(Rcode::NoError)
     }
 
+    /// Whether the name of `q` is the apex or below it.
+    fn in_zone(&self, q: &QKey) -> bool {
+        let apex_labels = self.origin.as_name().label_count();
+        q.labels() >= apex_labels
+            && q.prefix(apex_labels) == &self.keys[self.nodes[self.apex].key.clone()]
+    }
+
     /// The topmost delegation point strictly below the apex at or above `name`
     /// (a DS query at the cut itself belongs to the parent side).
-    fn find_cut(&self, name: &Name<'_>, qtype: Rtype) -> Option<usize> {
+    fn find_cut(&self, q: &QKey, qtype: Rtype) -> Option<usize> {
         let apex_labels = self.origin.as_name().label_count();
-        let labels = name.label_count();
+        let labels = q.labels();
         for k in apex_labels + 1..=labels {
             if k == labels && qtype == Rtype::Unknown(43) {
                 break;
             }
-            let anc = name.suffix(labels - k);
-            if let Some(n) = self.find(&anc) {
-                if !self.rrset(n, Rtype::Ns).is_empty() {
-                    return Some(n);
-                }
+            match self.slot(q, k) {
+                Some(s) if s.has_ns && s.node != NONE => return Some(s.node as usize),
+                Some(_) => {}
+                // Nothing exists at or below this ancestor: no cut further down.
+                None => return None,
             }
         }
         None
@@ -236,20 +281,12 @@ impl Zone {
 
     /// The wildcard node that synthesises `name` (RFC 4592 §3.3.1): `*.` under the
     /// closest encloser, which is the deepest existing ancestor.
-    fn wildcard(&self, name: &Name<'_>) -> Option<usize> {
-        let labels = name.label_count();
+    fn wildcard(&self, q: &QKey) -> Option<usize> {
+        let labels = q.labels();
         let apex_labels = self.origin.as_name().label_count();
         for i in 1..=labels.saturating_sub(apex_labels) {
-            let anc = name.suffix(i);
-            if self.exists(&anc) {
-                let mut k = [0u8; crate::wire::name::MAX_NAME_LEN];
-                let n = super::key_of(&anc, &mut k);
-                if n + 2 > k.len() {
-                    return None;
-                }
-                k[n] = 1;
-                k[n + 1] = b'*';
-                return self.find_key(&k[..n + 2]).ok();
+            if let Some(s) = self.slot(q, labels - i) {
+                return (s.wild != NONE).then_some(s.wild as usize);
             }
         }
         None
@@ -299,21 +336,27 @@ impl Zone {
         set: Range<usize>,
         targets: &mut Targets,
     ) -> Result<(), Full> {
+        // After the first record, the owner is a known compression entry: later
+        // records point to it without the builder searching its table again.
+        let mut entry = None;
         for i in set {
             let data = self.rdata(i);
             let ttl = self.rrs[i].ttl;
-            match section {
-                Section::Answer => b.answer(owner, ttl, &data)?,
-                Section::Authority => b.authority(owner, ttl, &data)?,
-            }
-            let target = match data {
-                RData::Mx { exchange, .. } => Some(exchange),
-                RData::Ns(n) => Some(n),
-                RData::Srv { target, .. } => Some(target),
-                _ => None,
+            let sec = match section {
+                Section::Answer => WireSection::Answer,
+                Section::Authority => WireSection::Authority,
             };
-            if let Some(node) = target.and_then(|t| self.find(&t)) {
-                targets.add(node);
+            match entry {
+                Some(e) => b.push_at_entry(sec, e, ttl, &data)?,
+                None => {
+                    let start = b.len();
+                    b.push(sec, owner, Class::In, ttl, &data)?;
+                    entry = b.owner_entry(start, owner);
+                }
+            }
+            let node = self.rrs[i].target;
+            if node != NONE {
+                targets.add(node as usize);
             }
         }
         Ok(())
@@ -329,10 +372,22 @@ impl Zone {
     ) -> Result<(), Full> {
         for &node in &targets.nodes[..targets.len] {
             let name = self.nodes[node].name;
+            let name = name.as_name();
+            let mut entry = None;
             for t in [Rtype::A, Rtype::Aaaa] {
                 for i in self.rrset(node, t) {
-                    match b.additional(&name.as_name(), self.rrs[i].ttl, &self.rdata(i)) {
-                        Ok(()) => {}
+                    let (ttl, data) = (self.rrs[i].ttl, self.rdata(i));
+                    let start = b.len();
+                    let pushed = match entry {
+                        Some(e) => b.push_at_entry(WireSection::Additional, e, ttl, &data),
+                        None => b.additional(&name, ttl, &data),
+                    };
+                    match pushed {
+                        Ok(()) => {
+                            if entry.is_none() {
+                                entry = b.owner_entry(start, &name);
+                            }
+                        }
                         Err(_) if !required => return Ok(()),
                         Err(e) => return Err(e.into()),
                     }

@@ -36,8 +36,11 @@
 //!
 //! Owner names live in a table of nodes sorted by a *lookup key*: the name's labels
 //! from the root down, each as a length octet and the lowercased label. A key is a
-//! byte prefix of every descendant's key, so "does anything exist below this name"
-//! (empty non-terminals, RFC 4592 closest encloser) is one binary search. RDATA is
+//! byte prefix of every descendant's key. For answering, every name that exists
+//! (owners and empty non-terminals) is also in a hash table by key, with its wildcard
+//! child and whether it is a delegation point precomputed; a query name's key is built
+//! once and its ancestors' keys are prefixes of it, so each probe is one hash lookup.
+//! MX, NS and SRV records know the node of their target. RDATA is
 //! kept in uncompressed wire form in one arena and decoded with the wire layer's own
 //! RDATA parser when answering, so names in RDATA are compressed by the builder.
 #![forbid(unsafe_code)]
@@ -54,6 +57,7 @@ use crate::wire::name::MAX_NAME_LEN;
 use crate::wire::{Error, Name, NameBuf, RData, Rtype};
 
 mod axfr;
+mod index;
 mod lookup;
 mod parse;
 
@@ -114,9 +118,13 @@ struct Node {
 #[derive(Clone, Debug)]
 struct Rr {
     rtype: Rtype,
+    /// `rtype.to_int()`, the sort key within a node.
+    code: u16,
     ttl: u32,
     /// Uncompressed RDATA in [`Zone::data`].
     data: Range<usize>,
+    /// For MX, NS and SRV: the node owning the target name, or [`index::NONE`].
+    target: u32,
 }
 
 /// An authoritative zone held in memory, ready to answer queries without allocating.
@@ -131,6 +139,8 @@ pub struct Zone {
     soa: usize,
     /// Index of the apex node.
     apex: usize,
+    /// Every existing name (owners and empty non-terminals) by hash of its key.
+    index: index::Index,
 }
 
 /// Writes the lookup key of `name` into `out` and returns its length: labels from the
@@ -217,30 +227,23 @@ impl Zone {
 
     // ---- internal accessors used by lookup and axfr --------------------------
 
-    fn node_key(&self, i: usize) -> &[u8] {
-        &self.keys[self.nodes[i].key.clone()]
-    }
-
-    /// Exact node for a key: `Ok(index)` or `Err(insertion point)`.
-    fn find_key(&self, key: &[u8]) -> Result<usize, usize> {
-        self.nodes
-            .binary_search_by(|n| self.keys[n.key.clone()].cmp(key))
-    }
-
     /// The node owning exactly `name`.
     fn find(&self, name: &Name<'_>) -> Option<usize> {
-        let mut k = [0u8; MAX_NAME_LEN];
-        let n = key_of(name, &mut k);
-        self.find_key(&k[..n]).ok()
+        let q = index::QKey::new(name);
+        self.find_depth(&q, q.labels())
     }
 
-    /// Whether `name` exists: it owns records or is an empty non-terminal.
-    fn exists(&self, name: &Name<'_>) -> bool {
-        let mut k = [0u8; MAX_NAME_LEN];
-        let n = key_of(name, &mut k);
-        match self.find_key(&k[..n]) {
-            Ok(_) => true,
-            Err(at) => at < self.nodes.len() && self.node_key(at).starts_with(&k[..n]),
+    /// The index entry of the ancestor of `q` with `depth` labels, if that name
+    /// exists (owns records or is an empty non-terminal).
+    fn slot(&self, q: &index::QKey, depth: usize) -> Option<&index::Slot> {
+        self.index.get(q.prefix(depth))
+    }
+
+    /// The node owning the ancestor of `q` with `depth` labels.
+    fn find_depth(&self, q: &index::QKey, depth: usize) -> Option<usize> {
+        match self.slot(q, depth) {
+            Some(s) if s.node != index::NONE => Some(s.node as usize),
+            _ => None,
         }
     }
 
@@ -259,8 +262,13 @@ impl Zone {
     fn rrset(&self, i: usize, rtype: Rtype) -> Range<usize> {
         let all = self.nodes[i].rrs.clone();
         let slice = &self.rrs[all.clone()];
-        let lo = slice.partition_point(|r| r.rtype.to_int() < rtype.to_int());
-        let hi = slice.partition_point(|r| r.rtype.to_int() <= rtype.to_int());
+        let code = rtype.to_int();
+        // Nodes hold a few records: a scan beats two binary searches.
+        let lo = slice
+            .iter()
+            .position(|r| r.code >= code)
+            .unwrap_or(slice.len());
+        let hi = lo + slice[lo..].iter().take_while(|r| r.code == code).count();
         all.start + lo..all.start + hi
     }
 }
@@ -327,6 +335,7 @@ impl Zone {
             data: Vec::new(),
             soa: 0,
             apex: 0,
+            index: index::Index::build(core::iter::empty::<(&[u8], usize, bool)>()),
         };
         let mut i = 0;
         while i < keyed.len() {
@@ -369,8 +378,10 @@ impl Zone {
                 }
                 zone.rrs.push(Rr {
                     rtype: r.rtype,
+                    code: r.rtype.to_int(),
                     ttl: r.ttl,
                     data: d0..zone.data.len(),
+                    target: index::NONE,
                 });
             }
             if first.owner == origin {
@@ -385,6 +396,25 @@ impl Zone {
         }
         if zone.rrset(zone.apex, Rtype::Ns).is_empty() {
             return Err(err(0, format!("no NS records at the apex {origin}")));
+        }
+        let owners = (0..zone.nodes.len()).map(|i| {
+            (
+                &zone.keys[zone.nodes[i].key.clone()],
+                i,
+                !zone.rrset(i, Rtype::Ns).is_empty(),
+            )
+        });
+        zone.index = index::Index::build(owners);
+        for i in 0..zone.rrs.len() {
+            let target = match zone.rdata(i) {
+                RData::Mx { exchange, .. } => Some(exchange),
+                RData::Ns(n) => Some(n),
+                RData::Srv { target, .. } => Some(target),
+                _ => None,
+            };
+            if let Some(node) = target.and_then(|t| zone.find(&t)) {
+                zone.rrs[i].target = u32::try_from(node).unwrap_or(index::NONE);
+            }
         }
         Ok(zone)
     }
