@@ -11,28 +11,7 @@ REPEAT=${REPEAT:-20000}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dnstcp-client.XXXXXX")
 SPID=""
 trap '[[ -n "$SPID" ]] && kill "$SPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
-cat >"$WORK/q.txt" <<'Q'
-example.test SOA
-example.test NS
-example.test MX
-example.test TXT
-www.example.test A
-www.example.test AAAA
-mail.example.test A
-mail.example.test MX
-ns1.example.test AAAA
-alias.example.test A
-outside.example.test A
-_sip._tcp.example.test SRV
-foo.wild.example.test A
-host.wild.example.test TXT
-b.ent.example.test A
-nope.example.test A
-1.2.0.192.in-addr.example.test PTR
-host.child.example.test A
-ftp.example.test A
-mail2.example.test AAAA
-Q
+grep -v '^;' "$ROOT/benches/queries.txt" >"$WORK/q.txt"
 taskset -c 0 "$ROOT/target/release/examples/serve" --listen 127.0.0.1:0 >"$WORK/out" 2>/dev/null &
 SPID=$!
 for _ in $(seq 50); do grep -q listening "$WORK/out" && break; sleep 0.1; done

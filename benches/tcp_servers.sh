@@ -48,28 +48,7 @@ fi
 # Mixed names and types from the zone: positive answers, NODATA, NXDOMAIN,
 # CNAME chains, wildcard, referral, SRV, MX, TXT, PTR.
 QUERIES="$WORK/queries.txt"
-cat >"$QUERIES" <<'EOF'
-example.test SOA
-example.test NS
-example.test MX
-example.test TXT
-www.example.test A
-www.example.test AAAA
-mail.example.test A
-mail.example.test MX
-ns1.example.test AAAA
-alias.example.test A
-outside.example.test A
-_sip._tcp.example.test SRV
-foo.wild.example.test A
-host.wild.example.test TXT
-b.ent.example.test A
-nope.example.test A
-1.2.0.192.in-addr.example.test PTR
-host.child.example.test A
-ftp.example.test A
-mail2.example.test AAAA
-EOF
+grep -v '^;' "$ROOT/benches/queries.txt" >"$QUERIES"
 if [[ -n "${QUERY_FILE:-}" ]]; then cp "$QUERY_FILE" "$QUERIES"; fi
 
 free_port() {
