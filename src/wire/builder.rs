@@ -349,11 +349,7 @@ impl<'b> Builder<'b> {
         qtype: Rtype,
         qclass: Class,
     ) -> Result<(), BuildError> {
-        self.transaction(Section::Question, |b| {
-            b.put_name(name, true)?;
-            b.put_u16(qtype.to_int())?;
-            b.put_u16(qclass.to_int())
-        })
+        self.question_with(name, qtype, qclass, true)
     }
 
     /// [`push_question`](Self::push_question) without remembering the name for
@@ -365,8 +361,18 @@ impl<'b> Builder<'b> {
         qtype: Rtype,
         qclass: Class,
     ) -> Result<(), BuildError> {
+        self.question_with(name, qtype, qclass, false)
+    }
+
+    fn question_with(
+        &mut self,
+        name: &Name<'_>,
+        qtype: Rtype,
+        qclass: Class,
+        compress: bool,
+    ) -> Result<(), BuildError> {
         self.transaction(Section::Question, |b| {
-            b.put_name(name, false)?;
+            b.put_name(name, compress)?;
             b.put_u16(qtype.to_int())?;
             b.put_u16(qclass.to_int())
         })
