@@ -432,6 +432,8 @@ impl<'b> Builder<'b> {
     /// with an owner byte-equal to that one (`owner`), as long as nothing was rolled
     /// back since. `None` when the owner did not become an entry (table full, or past
     /// the 16 KiB pointers reach).
+    // Used by the std-only zone module.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn owner_entry(&self, record_start: usize, owner: &Name<'_>) -> Option<u16> {
         let out = self.buf.get(..self.len)?;
         let b = *out.get(record_start)?;
@@ -447,6 +449,8 @@ impl<'b> Builder<'b> {
     /// [`push`](Self::push) of a record whose owner is the name at compression entry
     /// `entry` (from [`owner_entry`](Self::owner_entry)): the same octets `push`
     /// would write for that owner, without searching the table.
+    // Used by the std-only zone module.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn push_at_entry(
         &mut self,
         section: Section,
@@ -602,6 +606,7 @@ impl<'b> Builder<'b> {
 /// back identically.
 /// A record's owner: a name, or a pointer to a compression entry known to hold it.
 #[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 enum Owner<'n, 'a> {
     Name(&'n Name<'a>),
     Entry(u16),

@@ -69,6 +69,7 @@ impl Compressor {
     }
 
     /// Whether an entry starts at `offset` with the shape of `name`.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn has_entry(&self, offset: usize, name: &Name<'_>) -> bool {
         self.entries[..self.len].iter().any(|e| {
             usize::from(e.offset) == offset
