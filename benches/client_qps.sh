@@ -26,4 +26,4 @@ for r in $(seq "$ROUNDS"); do
     printf '%-6s %14s %14s %8s\n' "$r" "$ours" "$theirs" \
         "$(awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "%.2f", a / b }')"
 done
-echo "($n queries per dnstcp round, one connection, 64 in flight; dnsperf: 3 s, 100 outstanding)"
+echo "($n queries per dnstcp round, one connection, 128 in flight; dnsperf: 3 s, 100 outstanding)"
