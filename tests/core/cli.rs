@@ -291,3 +291,54 @@ fn cli_query_exit_9_when_unanswered_and_1_on_usage() {
     assert!(t.elapsed() < Duration::from_secs(3));
     drop(hold);
 }
+
+#[test]
+fn cli_serve_survives_emfile_and_keeps_serving() {
+    // Run serve with a tiny descriptor limit: accepting beyond it fails with EMFILE,
+    // which must neither stop the accept loop nor spin; once connections close,
+    // new clients are served again.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 24 && exec {} --listen 127.0.0.1:0",
+            example("serve").display()
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Exhaust the server's descriptors with idle connections.
+    let hogs: Vec<_> = (0..40)
+        .filter_map(|_| std::net::TcpStream::connect(addr).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "serve must survive EMFILE"
+    );
+    drop(hogs);
+    std::thread::sleep(Duration::from_millis(300));
+    let (out, err, code) = query(&[
+        &format!("@{addr}"),
+        "+short",
+        "+timeout=3",
+        "www.example.test",
+    ]);
+    assert_eq!(code, 0, "served again after descriptors were freed: {err}");
+    assert_eq!(out, "192.0.2.80\n192.0.2.81\n");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let (stats, code) = child.wait_with_output_ref();
+    assert_eq!(code, 0);
+    assert!(stats.contains("stats: connections="), "{stats}");
+}
