@@ -122,12 +122,12 @@ fn assert_matches_zone(zone: &Zone, q: &(NameBuf, Rtype), answer: &[u8]) {
 }
 
 #[test]
-fn c1_c3_s2_pipelined_1000_answered_in_random_order_ipv4() {
+fn c1_c3_c5_s2_pipelined_1000_answered_in_random_order_ipv4() {
     pipelined_random_order("127.0.0.1:0");
 }
 
 #[test]
-fn c1_c3_s2_pipelined_1000_answered_in_random_order_ipv6() {
+fn c1_c3_c5_s2_pipelined_1000_answered_in_random_order_ipv6() {
     if TcpListener::bind("[::1]:0").is_err() {
         eprintln!("SKIPPED: no IPv6 loopback here");
         return;
@@ -298,7 +298,7 @@ fn c13_server_that_never_answers_is_not_hammered() {
 }
 
 #[test]
-fn c6_idle_connection_closed_by_the_client() {
+fn c6_t2_idle_connection_closed_by_the_client_then_reconnects() {
     let server = Running::start("127.0.0.1:0", ServerConfig::default(), zone_handler(zone()));
     let config = ClientConfig {
         idle_timeout: Duration::from_millis(150),
