@@ -417,13 +417,6 @@ impl<'b> Builder<'b> {
         ttl: u32,
         data: &RData<'_>,
     ) -> Result<(), BuildError> {
-        if section == Section::Question {
-            return Err(BuildError::SectionOrder);
-        }
-        let (class, ttl) = match data {
-            RData::Opt(o) => (o.udp_size(), opt_ttl(o)),
-            _ => (class.to_int(), ttl),
-        };
         self.push_owned(section, Owner::Name(owner), class, ttl, data)
     }
 
@@ -458,24 +451,25 @@ impl<'b> Builder<'b> {
         ttl: u32,
         data: &RData<'_>,
     ) -> Result<(), BuildError> {
-        if section == Section::Question {
-            return Err(BuildError::SectionOrder);
-        }
-        let (class, ttl) = match data {
-            RData::Opt(o) => (o.udp_size(), opt_ttl(o)),
-            _ => (Class::In.to_int(), ttl),
-        };
-        self.push_owned(section, Owner::Entry(entry), class, ttl, data)
+        self.push_owned(section, Owner::Entry(entry), Class::In, ttl, data)
     }
 
     fn push_owned(
         &mut self,
         section: Section,
         owner: Owner<'_, '_>,
-        class: u16,
+        class: Class,
         ttl: u32,
         data: &RData<'_>,
     ) -> Result<(), BuildError> {
+        if section == Section::Question {
+            return Err(BuildError::SectionOrder);
+        }
+        // OPT carries the UDP size in CLASS and flags in TTL (RFC 6891 §6.1.2).
+        let (class, ttl) = match data {
+            RData::Opt(o) => (o.udp_size(), opt_ttl(o)),
+            _ => (class.to_int(), ttl),
+        };
         self.transaction(section, |b| {
             match owner {
                 Owner::Name(n) => b.put_name(n, true)?,
