@@ -86,7 +86,7 @@ fn walk_dnstcp(bytes: &[u8]) -> u64 {
         let r = r.expect("dnstcp: record");
         acc = acc.wrapping_add(
             touch(r.owner().labels())
-                + u64::from(r.rtype().to_int())
+                + u64::from(r.raw_type())
                 + u64::from(r.raw_class())
                 + u64::from(r.ttl()),
         );

@@ -152,7 +152,7 @@ impl<'a> RData<'a> {
     #[inline(always)]
     pub(crate) fn parse(
         msg: &'a [u8],
-        rtype: Rtype,
+        rtype: u16,
         class: u16,
         ttl: u32,
         start: usize,
@@ -177,27 +177,38 @@ impl<'a> RData<'a> {
                 Err(Error::BadRdata(what))
             }
         };
+        // Matching the raw value spares converting it first.
+        const A: u16 = Rtype::A.to_int();
+        const AAAA: u16 = Rtype::Aaaa.to_int();
+        const NS: u16 = Rtype::Ns.to_int();
+        const CNAME: u16 = Rtype::Cname.to_int();
+        const PTR: u16 = Rtype::Ptr.to_int();
+        const MX: u16 = Rtype::Mx.to_int();
+        const SOA: u16 = Rtype::Soa.to_int();
+        const TXT: u16 = Rtype::Txt.to_int();
+        const SRV: u16 = Rtype::Srv.to_int();
+        const OPT: u16 = Rtype::Opt.to_int();
         Ok(match rtype {
-            Rtype::A => match data {
+            A => match data {
                 &[a, b, c, d] => RData::A(Ipv4Addr::new(a, b, c, d)),
                 _ => return Err(Error::BadRdata("A RDLENGTH is not 4")),
             },
-            Rtype::Aaaa => {
+            AAAA => {
                 let b: [u8; 16] = data
                     .try_into()
                     .map_err(|_| Error::BadRdata("AAAA RDLENGTH is not 16"))?;
                 RData::Aaaa(Ipv6Addr::from(b))
             }
-            Rtype::Ns | Rtype::Cname | Rtype::Ptr => {
+            NS | CNAME | PTR => {
                 let (n, used) = name_at(start)?;
                 exact(used, "bytes after the name")?;
                 match rtype {
-                    Rtype::Ns => RData::Ns(n),
-                    Rtype::Cname => RData::Cname(n),
+                    NS => RData::Ns(n),
+                    CNAME => RData::Cname(n),
                     _ => RData::Ptr(n),
                 }
             }
-            Rtype::Mx => {
+            MX => {
                 let preference =
                     u16_at(scope, start, "").map_err(|_| Error::BadRdata("MX too short"))?;
                 let (exchange, used) = name_at(start + 2)?;
@@ -207,7 +218,7 @@ impl<'a> RData<'a> {
                     exchange,
                 }
             }
-            Rtype::Soa => {
+            SOA => {
                 let (mname, p) = name_at(start)?;
                 let (rname, p) = name_at(p)?;
                 exact(p + 20, "SOA RDLENGTH does not fit its fields")?;
@@ -222,8 +233,8 @@ impl<'a> RData<'a> {
                     minimum: f(4)?,
                 }
             }
-            Rtype::Txt => RData::Txt(Txt::new(data)?),
-            Rtype::Srv => {
+            TXT => RData::Txt(Txt::new(data)?),
+            SRV => {
                 let f = |i: usize| {
                     u16_at(scope, start + 2 * i, "").map_err(|_| Error::BadRdata("SRV too short"))
                 };
@@ -237,8 +248,11 @@ impl<'a> RData<'a> {
                     target,
                 }
             }
-            Rtype::Opt => RData::Opt(Opt::from_parts(class, ttl, data)),
-            other => RData::Unknown { rtype: other, data },
+            OPT => RData::Opt(Opt::from_parts(class, ttl, data)),
+            other => RData::Unknown {
+                rtype: Rtype::from_int(other),
+                data,
+            },
         })
     }
 

@@ -250,12 +250,19 @@ impl Zone {
     fn rdata(&self, rr: usize) -> RData<'_> {
         let r = &self.rrs[rr];
         let bytes = &self.data[r.data.clone()];
-        RData::parse(bytes, r.rtype, 1, r.ttl, 0, bytes.len(), &rdata_budget()).unwrap_or(
-            RData::Unknown {
-                rtype: r.rtype,
-                data: bytes,
-            },
+        RData::parse(
+            bytes,
+            r.rtype.to_int(),
+            1,
+            r.ttl,
+            0,
+            bytes.len(),
+            &rdata_budget(),
         )
+        .unwrap_or(RData::Unknown {
+            rtype: r.rtype,
+            data: bytes,
+        })
     }
 
     /// Records of `rtype` at node `i`, as a range of `rrs`.

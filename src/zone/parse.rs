@@ -347,7 +347,15 @@ fn rdata(f: &mut Fields<'_, '_>, origin: Option<&NameBuf>) -> Result<Vec<u8>, Fa
         f.pos += 1;
         let data = generic_rdata(f)?;
         // A known type in generic form must still be valid RDATA for that type.
-        if let Err(e) = RData::parse(&data, f.rtype, 1, 0, 0, data.len(), &rdata_budget()) {
+        if let Err(e) = RData::parse(
+            &data,
+            f.rtype.to_int(),
+            1,
+            0,
+            0,
+            data.len(),
+            &rdata_budget(),
+        ) {
             return Err((f.line, format!("bad {} RDATA: {e}", f.rtype)));
         }
         return Ok(data);

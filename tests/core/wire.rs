@@ -476,6 +476,112 @@ fn w7_large_legit_message_stays_far_inside_the_budget() {
     }
 }
 
+/// Steps one name at `pos` costs (labels, pointers and the root) and the offset
+/// after it, by an independent walk of well-formed wire data.
+fn oracle_name(m: &[u8], mut pos: usize) -> (u32, usize) {
+    let (mut steps, mut end) = (0, None);
+    loop {
+        steps += 1;
+        let b = m[pos];
+        if b == 0 {
+            return (steps, end.unwrap_or(pos + 1));
+        }
+        if b >= 0xC0 {
+            end.get_or_insert(pos + 2);
+            pos = usize::from(b & 0x3F) << 8 | usize::from(m[pos + 1]);
+        } else {
+            pos += 1 + usize::from(b);
+        }
+    }
+}
+
+/// Budget one walk of the questions and record owners costs, by the oracle.
+fn oracle_walk(m: &[u8]) -> u32 {
+    let count = |i: usize| u16::from_be_bytes([m[4 + 2 * i], m[5 + 2 * i]]);
+    let (mut pos, mut used) = (12, 0);
+    for _ in 0..count(0) {
+        let (s, end) = oracle_name(m, pos);
+        used += s;
+        pos = end + 4;
+    }
+    for _ in 0..count(1) + count(2) + count(3) {
+        let (s, end) = oracle_name(m, pos);
+        used += s;
+        pos = end + 10 + usize::from(u16::from_be_bytes([m[end + 8], m[end + 9]]));
+    }
+    used
+}
+
+/// W7: the record iterator reuses the last owner when it is the same compression
+/// pointer, and `records()` starts where a finished question walk ended. Neither
+/// changes a name read or the budget charged: every walk costs what the oracle
+/// counts, whichever way it starts, and reads the same owners as a fresh parse of
+/// each record alone.
+#[test]
+fn w7_reused_owners_and_questions_charge_the_same() {
+    // Owners repeat the same pointer within and across sections, with other owners
+    // (a different pointer, a full name) in between.
+    let mut mixed = header(1, 3, 2, 2);
+    question(&mut mixed, WWW, 1);
+    rr(&mut mixed, PTR_Q, 1, &[192, 0, 2, 1]);
+    rr(&mut mixed, PTR_Q, 1, &[192, 0, 2, 2]);
+    rr(&mut mixed, b"\x04mail\xC0\x10", 1, &[192, 0, 2, 3]);
+    rr(&mut mixed, b"\xC0\x10", 2, b"\x02ns\xC0\x10");
+    rr(&mut mixed, b"\xC0\x10", 2, b"\x03ns2\xC0\x10");
+    rr(&mut mixed, PTR_Q, 1, &[192, 0, 2, 4]);
+    rr(&mut mixed, b"\x02ns\xC0\x10", 1, &[192, 0, 2, 5]);
+    let mut cases: Vec<(String, Vec<u8>)> = corpus();
+    cases.push(("mixed".into(), mixed));
+    cases.push(("long_chains".into(), long_chains(5)));
+    for (name, bytes) in &cases {
+        let want = oracle_walk(bytes);
+        if name == "mixed" {
+            let m = Message::new(bytes).unwrap();
+            let got: Vec<String> = m
+                .records()
+                .unwrap()
+                .map(|r| r.unwrap().owner().to_string())
+                .collect();
+            let www = "www.example.test.";
+            let zone = "example.test.";
+            assert_eq!(
+                got,
+                [
+                    www,
+                    www,
+                    "mail.example.test.",
+                    zone,
+                    zone,
+                    www,
+                    "ns.example.test."
+                ]
+            );
+        }
+        let owners = |m: &Message<'_>| -> Vec<(String, usize)> {
+            m.records()
+                .unwrap()
+                .map(|r| {
+                    let r = r.unwrap();
+                    (r.owner().to_string(), r.rdata_offset())
+                })
+                .collect()
+        };
+        // Records straight away, which walks the questions first.
+        let m = Message::new(bytes).unwrap();
+        let full = m.budget_left();
+        let first = owners(&m);
+        assert_eq!(full - m.budget_left(), want, "{name}: records() alone");
+        // Again on the same view: the question walk is reused.
+        assert_eq!(owners(&m), first, "{name}");
+        assert_eq!(full - m.budget_left(), want, "{name}: records() again");
+        // After reading every question through `questions()`.
+        let m = Message::new(bytes).unwrap();
+        assert!(m.questions().all(|q| q.is_ok()));
+        assert_eq!(owners(&m), first, "{name}");
+        assert_eq!(full - m.budget_left(), want, "{name}: after questions()");
+    }
+}
+
 // ---- positive: header, sections, typed views, Display ----------------------------
 
 fn corpus_msg(name: &str) -> Vec<u8> {
