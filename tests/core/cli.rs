@@ -186,6 +186,67 @@ fn cli_serve_errors_exit_1_and_2() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `--coalesce-us` / `--coalesce-after`: with a 2 ms pause after every round that
+/// answered fewer than 16 queries per connection, eight connections that each
+/// keep four queries in flight for 50 rounds (so every poll round qualifies) get
+/// every answer, in order, and the pauses only regroup work. Bad values are usage
+/// errors.
+#[test]
+fn cli_serve_coalescing_keeps_every_answer() {
+    use dnstcp::wire::{Builder, Class, Message, NameBuf, Rtype};
+    use std::io::Read;
+    let s = Serve::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--coalesce-us",
+        "2000",
+        "--coalesce-after",
+        "1",
+    ]);
+    let name: NameBuf = "www.example.test".parse().unwrap();
+    let mut conns: Vec<std::net::TcpStream> = (0..8)
+        .map(|_| std::net::TcpStream::connect(&s.addrs[0]).unwrap())
+        .collect();
+    let mut id = 0u16;
+    for _ in 0..50 {
+        for c in &mut conns {
+            let mut batch = Vec::new();
+            for _ in 0..4 {
+                id += 1;
+                let mut buf = [0u8; 512];
+                let mut b = Builder::new(&mut buf, id);
+                b.push_question(&name.as_name(), Rtype::A, Class::In)
+                    .unwrap();
+                let n = b.finish();
+                batch.extend_from_slice(&(n as u16).to_be_bytes());
+                batch.extend_from_slice(&buf[..n]);
+            }
+            c.write_all(&batch).unwrap();
+        }
+        let mut want = id - 31;
+        for c in &mut conns {
+            for _ in 0..4 {
+                let mut len = [0u8; 2];
+                c.read_exact(&mut len).unwrap();
+                let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                c.read_exact(&mut msg).unwrap();
+                let m = Message::new(&msg).unwrap();
+                assert_eq!(m.id(), want);
+                assert_eq!(m.answers().unwrap().count(), 2);
+                want += 1;
+            }
+        }
+    }
+    drop(conns);
+    let (stats, code, _) = s.stop();
+    assert_eq!(code, 0);
+    assert!(stats.contains("queries=1600 responses=1600"), "{stats}");
+    for bad in [["--coalesce-us", "x"], ["--coalesce-after", "0"]] {
+        let o = Command::new(example("serve")).args(bad).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+    }
+}
+
 #[test]
 fn cli_query_layout_order_file_repeat_and_exit_codes() {
     let s = Serve::start(&["--listen", "127.0.0.1:0"]);
