@@ -277,6 +277,39 @@ impl<'b> Builder<'b> {
         // count go down by one label at a time.
         let mut wire_len = name.wire_len();
         let mut left = labels;
+        // Fast path: the labels to write lie contiguous in the source (no pointer
+        // among them, as in any uncompressed name) and fit: one copy, then the
+        // shapes are read back from what was written. Otherwise (or when out of
+        // space, so the error is the same) label by label below.
+        if let Some(src) = (written > 1)
+            .then(|| name.contiguous_prefix(written))
+            .flatten()
+        {
+            let at = self.len;
+            let end = at + src.len();
+            if end <= self.limit {
+                if let Some(dst) = self.buf.get_mut(at..end) {
+                    dst.copy_from_slice(src);
+                    self.len = end;
+                    if compress {
+                        let mut p = at;
+                        for _ in 0..written {
+                            let l = usize::from(src[p - at]);
+                            self.compress.remember_shape(p, wire_len, left);
+                            wire_len -= 1 + l;
+                            left -= 1;
+                            p += 1 + l;
+                        }
+                    }
+                    return match pointer {
+                        Some(off) if usize::from(off) < MAX_COMPRESSION_OFFSET => {
+                            self.put_u16(0xC000 | off)
+                        }
+                        _ => self.put(&[0]),
+                    };
+                }
+            }
+        }
         for label in name.labels().take(written) {
             let at = self.len;
             let end = at + 1 + label.len();

@@ -348,6 +348,25 @@ impl<'a> Name<'a> {
         }
     }
 
+    /// The wire form of the first `n` labels (length octets included, no root),
+    /// when they lie contiguous in the buffer: no compression pointer before the
+    /// `n`-th label ends. `None` when one is met, or `n` exceeds the label count.
+    #[inline]
+    pub(crate) fn contiguous_prefix(&self, n: usize) -> Option<&'a [u8]> {
+        if n > usize::from(self.labels) {
+            return None;
+        }
+        let mut p = self.start;
+        for _ in 0..n {
+            let b = *self.buf.get(p)?;
+            if b >= 0xC0 {
+                return None;
+            }
+            p += 1 + usize::from(b);
+        }
+        self.buf.get(self.start..p)
+    }
+
     /// ASCII case-insensitive equality (RFC 4343).
     #[must_use]
     pub fn eq_ignore_case(&self, other: &Name<'_>) -> bool {
@@ -951,5 +970,22 @@ mod tests {
         }
         // The generator reaches names that parse, errors and over-long names.
         assert!(outcomes.iter().all(|&n| n > 1000), "{outcomes:?}");
+    }
+
+    #[test]
+    fn contiguous_prefix_stops_at_pointers() {
+        let m = msg_with(b"\x03www\x07example\x04test\x00\x04mail\xC0\x10");
+        let b = budget();
+        let (n, _) = Name::parse(&m, 12, &b).unwrap();
+        assert_eq!(n.contiguous_prefix(0), Some(&b""[..]));
+        assert_eq!(n.contiguous_prefix(2), Some(&b"\x03www\x07example"[..]));
+        assert_eq!(
+            n.contiguous_prefix(3),
+            Some(&b"\x03www\x07example\x04test"[..])
+        );
+        assert_eq!(n.contiguous_prefix(4), None);
+        let (n, _) = Name::parse(&m, 30, &b).unwrap();
+        assert_eq!(n.contiguous_prefix(1), Some(&b"\x04mail"[..]));
+        assert_eq!(n.contiguous_prefix(2), None);
     }
 }
