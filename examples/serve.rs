@@ -22,7 +22,7 @@ use dnstcp::server::{
 };
 use dnstcp::time::{Clock, Instant};
 use dnstcp::wire::{Message, Rtype};
-use dnstcp::zone::{AxfrState, Zone};
+use dnstcp::zone::{AnswerCache, AxfrState, Zone};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll};
 
@@ -100,9 +100,10 @@ struct Args {
     high_water: Option<usize>,
     coalesce: Duration,
     coalesce_after: usize,
+    cache_slots: usize,
 }
 
-const USAGE: &str = "usage: serve [--listen ADDR:PORT]... [--zone FILE] [--origin NAME] [--initial-timeout-ms N] [--idle-timeout-ms N] [--io-timeout-ms N] [--write-timeout-ms N] [--max-conns N] [--max-conns-per-ip N] [--max-queries-per-conn N] [--max-lifetime-ms N] [--max-pending N] [--on-eof answer|drop] [--keepalive] [--tfo] [--threads N] [--evict-idle] [--rx-buffer BYTES] [--tx-buffer BYTES] [--high-water N] [--coalesce-us N] [--coalesce-after N]";
+const USAGE: &str = "usage: serve [--listen ADDR:PORT]... [--zone FILE] [--origin NAME] [--initial-timeout-ms N] [--idle-timeout-ms N] [--io-timeout-ms N] [--write-timeout-ms N] [--max-conns N] [--max-conns-per-ip N] [--max-queries-per-conn N] [--max-lifetime-ms N] [--max-pending N] [--on-eof answer|drop] [--keepalive] [--tfo] [--threads N] [--evict-idle] [--rx-buffer BYTES] [--tx-buffer BYTES] [--high-water N] [--coalesce-us N] [--coalesce-after N] [--cache-slots N]";
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut a = Args {
@@ -131,6 +132,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         high_water: None,
         coalesce: Duration::from_micros(50),
         coalesce_after: 32,
+        cache_slots: 1024,
     };
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
@@ -201,6 +203,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 a.coalesce = Duration::from_micros(ms(value(flag)?, flag, true)?.min(10_000))
             }
             "--coalesce-after" => a.coalesce_after = ms(value(flag)?, flag, false)? as usize,
+            "--cache-slots" => {
+                a.cache_slots = (ms(value(flag)?, flag, true)? as usize).min(1 << 20)
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown flag {other:?}")),
         }
@@ -258,6 +263,8 @@ struct Loop {
     /// [`COALESCE_PER_CONN`]).
     answered: usize,
     served: usize,
+    /// Answers by query bytes (`--cache-slots`; `None` when 0).
+    cache: Option<AnswerCache>,
 }
 
 /// After a poll round that answered at least `--coalesce-after` queries (32), but
@@ -320,6 +327,8 @@ impl Loop {
             ls.push(ml);
         }
         let threads = args.threads.max(1);
+        let cache =
+            (args.cache_slots > 0).then(|| AnswerCache::new(Arc::clone(&zone), args.cache_slots));
         Ok(Loop {
             poll,
             listeners: ls,
@@ -339,6 +348,7 @@ impl Loop {
             scratch: vec![0u8; AXFR_MESSAGE],
             answered: 0,
             served: 0,
+            cache,
         })
     }
 
@@ -480,7 +490,7 @@ impl Loop {
             if c.driver.read_ready() {
                 progress += c.driver.on_readable(now);
             }
-            let answered = answer_all(c, &zone, now, &mut self.scratch);
+            let answered = answer_all(c, &zone, now, &mut self.scratch, self.cache.as_mut());
             self.answered += answered;
             progress += answered;
             if c.driver.write_ready() {
@@ -663,7 +673,13 @@ impl Loop {
 
 /// Answers every ready query: ordinary ones in place (zero copy), AXFR as a
 /// resumable multi-message job. Returns the number of messages written.
-fn answer_all(c: &mut Conn, zone: &Zone, now: Instant, scratch: &mut [u8]) -> usize {
+fn answer_all(
+    c: &mut Conn,
+    zone: &Zone,
+    now: Instant,
+    scratch: &mut [u8],
+    mut cache: Option<&mut AnswerCache>,
+) -> usize {
     let mut written = pump_axfr(c, zone, now, scratch);
     loop {
         let mut xfr: Option<Vec<u8>> = None;
@@ -675,7 +691,10 @@ fn answer_all(c: &mut Conn, zone: &Zone, now: Instant, scratch: &mut [u8]) -> us
                     xfr = Some(q.as_bytes().to_vec());
                     return 0;
                 }
-                zone.answer(q, out)
+                match cache.as_deref_mut() {
+                    Some(cache) => cache.answer(q, out),
+                    None => zone.answer(q, out),
+                }
             });
         match r {
             Some(Ok(token)) => match xfr {

@@ -57,11 +57,13 @@ use crate::wire::name::MAX_NAME_LEN;
 use crate::wire::{Error, Name, NameBuf, RData, Rtype};
 
 mod axfr;
+mod cache;
 mod index;
 mod lookup;
 mod parse;
 
 pub use axfr::AxfrState;
+pub use cache::{AnswerCache, MAX_ENTRY as CACHE_MAX_ENTRY, MAX_KEY as CACHE_MAX_KEY};
 pub use lookup::{AnswerOptions, SERVER_UDP_SIZE};
 
 /// Longest CNAME chain followed inside the zone for one answer.

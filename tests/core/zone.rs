@@ -884,3 +884,134 @@ fn zone_syntax_features() {
     let r = ask_z("mx2.sub.t.test", Rtype::Mx);
     assert_eq!(rows(&Message::new(&r).unwrap(), "answer")[0].3, "10 ns.");
 }
+
+// ---- AnswerCache ---------------------------------------------------------------
+
+/// Every kind of query the zone answers: the benchmark mix, case variants, EDNS
+/// with and without DO, CD, RD clear, ANY, big answers, errors (BADVERS, NOTIMP,
+/// REFUSED, FORMERR) and a response (no answer at all).
+fn cache_queries() -> Vec<Vec<u8>> {
+    let mix = include_str!("../../benches/queries.txt");
+    let mut v: Vec<Vec<u8>> = Vec::new();
+    for line in mix.lines().filter(|l| !l.starts_with(';') && !l.is_empty()) {
+        let (name, t) = line.split_once(' ').unwrap();
+        let rtype = match t {
+            "A" => Rtype::A,
+            "AAAA" => Rtype::Aaaa,
+            "MX" => Rtype::Mx,
+            "NS" => Rtype::Ns,
+            "SOA" => Rtype::Soa,
+            "TXT" => Rtype::Txt,
+            "SRV" => Rtype::Srv,
+            "PTR" => Rtype::Ptr,
+            other => panic!("type {other}"),
+        };
+        v.push(Q::new(name, rtype).bytes());
+        v.push(Q::new(name, rtype).edns(0).bytes());
+        v.push(Q::new(&name.to_uppercase(), rtype).bytes());
+    }
+    v.push(Q::new("Www.Example.TEST", Rtype::A).bytes());
+    v.push(Q::new("www.example.test", Rtype::Any).bytes());
+    v.push(Q::new("big1200.example.test", Rtype::Txt).edns(0).bytes());
+    v.push(Q::new("big512.example.test", Rtype::Txt).bytes());
+    v.push(Q::new("www.example.test", Rtype::A).edns(1).bytes());
+    v.push(Q::new("www.example.org", Rtype::A).bytes());
+    v.push(
+        Q {
+            opcode: Opcode::Status,
+            ..Q::new("www.example.test", Rtype::A)
+        }
+        .bytes(),
+    );
+    let mut flags = Q::new("www.example.test", Rtype::A).edns(0).bytes();
+    flags[3] |= 0x10; // CD
+    v.push(flags.clone());
+    flags[2] &= !0x01; // RD clear
+    v.push(flags);
+    let mut qr = Q::new("www.example.test", Rtype::A).bytes();
+    qr[2] |= 0x80;
+    v.push(qr);
+    let mut short = Q::new("www.example.test", Rtype::A).bytes();
+    short.truncate(20);
+    v.push(short);
+    // DO set in the OPT TTL.
+    let mut dnssec = vec![0u8; 512];
+    let name: NameBuf = "mail.example.test".parse().unwrap();
+    let mut b = Builder::new(&mut dnssec, 0xBEEF);
+    b.push_question(&name.as_name(), Rtype::Mx, Class::In)
+        .unwrap();
+    b.push_opt(1232, 0, 0, true, |_| Ok(())).unwrap();
+    let n = b.finish();
+    dnssec.truncate(n);
+    v.push(dnssec);
+    v
+}
+
+/// The cache answers exactly as the zone does: on a miss, on a hit with another
+/// ID, and into every buffer size from too short for a header to room to spare
+/// (answers too long for the buffer are truncated by the zone, never cut from the
+/// cache).
+#[test]
+fn zone_cache_answers_exactly_as_the_zone() {
+    use dnstcp::zone::AnswerCache;
+    let z = std::sync::Arc::new(zone().clone());
+    let mut cache = AnswerCache::new(z.clone(), 1024);
+    let queries = cache_queries();
+    for q in &queries {
+        let fresh = respond(q, 65535);
+        let mut out = vec![0u8; 65535];
+        let n = cache.answer(&Message::new(q).unwrap(), &mut out);
+        assert_eq!(&out[..n], &fresh[..], "miss: {q:02x?}");
+        for id in [0u16, 0x1234, 0xFFFF] {
+            let mut q2 = q.clone();
+            q2[..2].copy_from_slice(&id.to_be_bytes());
+            let mut want = fresh.clone();
+            if want.len() >= 2 {
+                want[..2].copy_from_slice(&id.to_be_bytes());
+            }
+            let n = cache.answer(&Message::new(&q2).unwrap(), &mut out);
+            assert_eq!(&out[..n], &want[..], "hit with id {id}: {q:02x?}");
+        }
+    }
+    let (hits, misses) = cache.stats();
+    assert!(hits >= 3 * queries.len() as u64 - 6, "{hits} hits");
+    assert!(misses >= queries.len() as u64 - 2, "{misses} misses");
+    for q in &queries {
+        for cap in (0..=fresh_len(q) + 2).step_by(7).chain([12, 511, 512]) {
+            let want = respond(q, cap);
+            let mut out = vec![0u8; cap];
+            let n = cache.answer(&Message::new(q).unwrap(), &mut out);
+            assert_eq!(&out[..n], &want[..], "cap {cap}: {q:02x?}");
+        }
+    }
+}
+
+fn fresh_len(q: &[u8]) -> usize {
+    respond(q, 65535).len()
+}
+
+/// One slot: every new query evicts the last one, and answers stay right; case
+/// variants of a name are separate entries, each echoing its own case.
+#[test]
+fn zone_cache_collisions_and_case() {
+    use dnstcp::zone::AnswerCache;
+    let mut cache = AnswerCache::new(std::sync::Arc::new(zone().clone()), 1);
+    let lower = Q::new("www.example.test", Rtype::A).bytes();
+    let upper = Q::new("WWW.EXAMPLE.TEST", Rtype::A).bytes();
+    let mut out = [0u8; 512];
+    for round in 0..3 {
+        for (q, want) in [(&lower, "www.example.test."), (&upper, "WWW.EXAMPLE.TEST.")] {
+            let n = cache.answer(&Message::new(q).unwrap(), &mut out);
+            let m = Message::new(&out[..n]).unwrap();
+            assert_eq!(m.first_question().unwrap().unwrap().name.to_string(), want);
+            assert_eq!(m.answers().unwrap().count(), 2, "round {round}");
+        }
+    }
+    assert_eq!(cache.stats(), (0, 6));
+    let n = cache.answer(&Message::new(&upper).unwrap(), &mut out);
+    assert!(n > 0);
+    assert_eq!(cache.stats(), (1, 6));
+    cache.clear();
+    cache.answer(&Message::new(&upper).unwrap(), &mut out);
+    assert_eq!(cache.stats(), (1, 7));
+}
