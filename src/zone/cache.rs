@@ -22,7 +22,14 @@ pub const MAX_KEY: usize = 512;
 /// Longest answer the cache keeps.
 pub const MAX_ENTRY: usize = 4096;
 
-/// See the [module documentation](self).
+/// A packet cache in front of [`Zone::answer`]: a repeat of a query (the same bytes
+/// after the ID) gets a copy of the earlier answer with the new ID patched in.
+/// Direct-mapped: `slots` entries, a query's hash picks one, a new entry replaces
+/// what held it; at most `slots × (MAX_KEY + MAX_ENTRY)` octets, allocated as
+/// slots fill. Case variants of a name are separate entries, so every answer echoes
+/// the question exactly as it was asked. Answers are built in full (up to
+/// [`CACHE_MAX_ENTRY`](super::CACHE_MAX_ENTRY) octets) before they are kept, so
+/// what a buffer too small for them receives is the zone's own truncated answer.
 ///
 /// ```
 /// use std::sync::Arc;
