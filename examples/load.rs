@@ -14,6 +14,8 @@
 //!   non-blocking read returns EOF or an error other than would-block);
 //! - `extra`: opens one more connection, asks a question, prints `extra answered`
 //!   or `extra failed: REASON`, and keeps it;
+//! - `again`: every held connection asks its question once more and reads the
+//!   answer; prints `again answered K failed M`;
 //! - `quit` (or EOF): closes everything and exits.
 
 use std::io::{BufRead, ErrorKind, Read, Write};
@@ -48,6 +50,15 @@ fn open(addr: SocketAddr, query: bool) -> std::io::Result<TcpStream> {
     }
     s.set_nonblocking(true)?;
     Ok(s)
+}
+
+/// One more question on a held (non-blocking) connection, answered in 5 s.
+fn ask_again(s: &mut TcpStream) -> std::io::Result<()> {
+    s.set_nonblocking(false)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(&QUERY)?;
+    read_answer(s)?;
+    s.set_nonblocking(true)
 }
 
 fn is_open(s: &mut TcpStream) -> bool {
@@ -114,6 +125,14 @@ fn main() -> ExitCode {
                     let _ = writeln!(out, "extra failed: {e}");
                 }
             },
+            "again" => {
+                let ok = held
+                    .iter_mut()
+                    .map(|s| ask_again(s).is_ok())
+                    .filter(|&ok| ok)
+                    .count();
+                let _ = writeln!(out, "again answered {ok} failed {}", held.len() - ok);
+            }
             "quit" => break,
             other => {
                 let _ = writeln!(out, "unknown command {other:?}");

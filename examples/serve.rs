@@ -49,6 +49,12 @@ impl LazyBuf {
             data: None,
         }
     }
+
+    /// Frees the memory (the next write allocates it again, zeroed); whether
+    /// there was any.
+    fn release(&mut self) -> bool {
+        self.data.take().is_some()
+    }
 }
 
 impl AsRef<[u8]> for LazyBuf {
@@ -72,6 +78,9 @@ type ServeLimits = Limits<4096, 32_768>;
 const TICK: Duration = Duration::from_millis(10);
 /// A changed idle timeout (occupancy, S3) reaches every connection within this.
 const IDLE_PUSH_EVERY: Duration = Duration::from_millis(100);
+/// A connection silent this long, with nothing buffered, gives its buffers back
+/// (`server::Connection::idle_storage`); checked this often.
+const RELEASE_AFTER: Duration = Duration::from_secs(1);
 /// Size of each AXFR message.
 const AXFR_MESSAGE: usize = 16 * 1024;
 
@@ -258,6 +267,8 @@ struct Loop {
     stats: Arc<ServerStats>,
     clock: Clock,
     accept_paused_until: Option<Instant>,
+    /// When idle buffers were last released.
+    released_at: Instant,
     scratch: Vec<u8>,
     /// Queries answered since the last poll, and by how many connections (see
     /// [`COALESCE_PER_CONN`]).
@@ -345,6 +356,7 @@ impl Loop {
             stats,
             clock: Clock::new(),
             accept_paused_until: None,
+            released_at: Instant::ZERO,
             scratch: vec![0u8; AXFR_MESSAGE],
             answered: 0,
             served: 0,
@@ -544,8 +556,32 @@ impl Loop {
     /// Fires due timers (from the heap: no scan of idle connections) and pushes
     /// the current idle timeout into every connection when it changed, at most
     /// every 100 ms.
+    /// Frees the buffers of every connection silent for [`RELEASE_AFTER`] with
+    /// nothing in them: an idle connection then costs its socket and its state,
+    /// not its 4 KiB + 64 KiB of buffers.
+    fn release_idle_buffers(&mut self, now: Instant) {
+        let mut freed = false;
+        for c in self.conns.iter_mut().flatten() {
+            let m = c.driver.machine_mut();
+            if now.saturating_duration_since(m.last_activity()) < RELEASE_AFTER {
+                continue;
+            }
+            if let Some((rx, tx)) = m.idle_storage() {
+                freed |= rx.release() | tx.release();
+            }
+        }
+        // glibc keeps freed blocks resident; hand the pages back.
+        if freed {
+            sys::trim_heap();
+        }
+    }
+
     fn tick(&mut self) {
         let now = self.clock.now();
+        if now.saturating_duration_since(self.released_at) >= RELEASE_AFTER {
+            self.released_at = now;
+            self.release_idle_buffers(now);
+        }
         let idle = self.limits.idle_timeout();
         if idle != self.idle_pushed
             && now.saturating_duration_since(self.idle_pushed_at) >= IDLE_PUSH_EVERY

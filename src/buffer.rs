@@ -128,6 +128,17 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> RxBuf<B> {
         self.start = 0;
         self.end = 0;
     }
+
+    /// The storage, when it holds nothing still needed (no unread bytes, no frame
+    /// being skipped): its content is never read again.
+    pub(crate) fn storage_if_empty(&mut self) -> Option<&mut B> {
+        if self.start != self.end || self.decoder.is_skipping() {
+            return None;
+        }
+        self.start = 0;
+        self.end = 0;
+        Some(&mut self.storage)
+    }
 }
 
 /// Transmit storage holding framed messages.
@@ -161,6 +172,16 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>> TxBuf<B> {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.start == self.end
+    }
+
+    /// The storage, when no output is waiting in it.
+    pub(crate) fn storage_if_empty(&mut self) -> Option<&mut B> {
+        if self.start != self.end {
+            return None;
+        }
+        self.start = 0;
+        self.end = 0;
+        Some(&mut self.storage)
     }
 
     /// Releases `n` written bytes.

@@ -1,6 +1,7 @@
 //! Socket options std does not expose: TCP Fast Open (RFC 7413) on listeners and
-//! connecting sockets, and `SO_REUSEPORT`. Linux only; elsewhere every function falls
-//! back to plain `std::net` and reports that the option is unavailable (TFO1).
+//! connecting sockets, `SO_REUSEPORT`, poll(2), and handing free heap pages back
+//! ([`trim_heap`]). Linux only; elsewhere every function falls back to plain
+//! `std::net` and reports that the option is unavailable (TFO1).
 //!
 //! This is the only module of the crate with `unsafe`: each block is a single FFI
 //! call into the C library std already links, with a `// SAFETY:` note.
@@ -422,4 +423,25 @@ pub fn fast_open_sysctl() -> Option<u32> {
         .trim()
         .parse()
         .ok()
+}
+
+/// Hands free heap pages back to the kernel (glibc's `malloc_trim(0)`), so that
+/// memory a server freed — say, the buffers of connections gone idle — leaves its
+/// resident set instead of waiting in the allocator. Returns whether the allocator
+/// released anything; always `false` where that call does not exist (other C
+/// libraries, other systems), where the allocator keeps what it frees.
+pub fn trim_heap() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> core::ffi::c_int;
+        }
+        // SAFETY: malloc_trim takes a plain integer and only walks the allocator's
+        // own free lists under its lock; it invalidates no live allocation.
+        unsafe { malloc_trim(0) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
 }

@@ -219,6 +219,24 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const P: usize> Connection<B, P> {
         self.pipe.live()
     }
 
+    /// The receive and transmit storage, when neither holds anything the connection
+    /// still needs: no query pending, no unread or partial input, no unsent output,
+    /// no response buffer lent out. Their content is never read again, so a caller
+    /// may hand their memory back while the connection sits idle, with storage
+    /// that frees itself here and allocates again on its next write (as
+    /// `examples/serve` does after a second of silence). The length must stay the
+    /// same. `None` while anything is in flight.
+    pub fn idle_storage(&mut self) -> Option<(&mut B, &mut B)> {
+        if self.pipe.live() > 0 || self.lent.is_some() || !self.tx.is_empty() {
+            return None;
+        }
+        let rx = self.rx.storage_if_empty()?;
+        // A slice lent by `read_buf` before this call is void now.
+        self.rx_lent = 0;
+        let tx = self.tx.storage_if_empty()?;
+        Some((rx, tx))
+    }
+
     /// Whether `token` is still waiting for (more of) its answer.
     #[must_use]
     pub fn is_pending(&self, token: Token) -> bool {

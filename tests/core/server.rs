@@ -1107,3 +1107,53 @@ fn server_ops_corpus_replays() {
         dnstcp::_fuzz::server_ops(&data);
     }
 }
+
+/// S13: the buffers are handed out (`idle_storage`) exactly when the connection is
+/// idle in the RFC 7766 §3 sense and holds no partial input, and their content is
+/// never needed again: after wiping both, the next queries are answered exactly as
+/// on a connection that never gave its storage up.
+#[test]
+fn s13_idle_storage_only_when_idle_and_content_never_needed() {
+    let mut c = conn(Config::default());
+    let mut twin = conn(Config::default());
+    assert!(c.idle_storage().is_some(), "fresh connection");
+    let wipe = |c: &mut Conn| {
+        let (rx, tx) = c.idle_storage().expect("idle");
+        rx.fill(0xAA);
+        tx.fill(0x55);
+    };
+    for round in 0..3u16 {
+        let q = frames(&[query(10 * round, true), query(10 * round + 1, false)]);
+        // A partial frame: not idle.
+        c.handle_read(ms(1), &q[..5]);
+        twin.handle_read(ms(1), &q[..5]);
+        assert!(c.idle_storage().is_none(), "partial input");
+        c.handle_read(ms(1), &q[5..]);
+        twin.handle_read(ms(1), &q[5..]);
+        // Queries handed out but unanswered: not idle.
+        let (qs, qt) = (queries(&events(&mut c)), queries(&events(&mut twin)));
+        assert_eq!(qs.len(), 2);
+        assert!(c.idle_storage().is_none(), "pending queries");
+        for ((tok, q), (tt, _)) in qs.iter().zip(&qt) {
+            let a = answer_bytes(q, Message::new(q).unwrap().opt().unwrap().is_some());
+            c.respond(ms(2), *tok, &a).unwrap();
+            twin.respond(ms(2), *tt, &a).unwrap();
+        }
+        // Answered but not yet written: not idle.
+        assert!(c.idle_storage().is_none(), "unsent output");
+        let (out, out_twin) = (drain(&mut c, ms(3)), drain(&mut twin, ms(3)));
+        assert_eq!(out, out_twin, "round {round}");
+        assert_eq!(split(&out).len(), 2);
+        // Idle: the storage may be wiped (or freed and allocated again).
+        wipe(&mut c);
+    }
+    // An oversized frame being skipped is partial input too.
+    let mut cfg = Config::default();
+    cfg.oversize = Oversize::Discard;
+    let mut c = conn_with(cfg, 64, 1024);
+    let mut big = 100u16.to_be_bytes().to_vec();
+    big.extend_from_slice(&[0u8; 30]);
+    c.handle_read(ms(1), &big);
+    let _ = events(&mut c);
+    assert!(c.idle_storage().is_none(), "skipping an oversized frame");
+}
