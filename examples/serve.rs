@@ -245,6 +245,8 @@ struct Conn {
     /// Zone transfers in progress, the first being written.
     axfr: VecDeque<AxfrJob>,
     reason: Option<server::CloseReason>,
+    /// Driven since its buffers were last released, so it is on `Loop::in_use`.
+    in_use: bool,
 }
 
 struct Loop {
@@ -267,8 +269,10 @@ struct Loop {
     stats: Arc<ServerStats>,
     clock: Clock,
     accept_paused_until: Option<Instant>,
-    /// When idle buffers were last released.
+    /// When idle buffers were last released, and the connections (slot,
+    /// generation) driven since theirs were: the only ones that can hold any.
     released_at: Instant,
+    in_use: Vec<(usize, u64)>,
     scratch: Vec<u8>,
     /// Queries answered since the last poll, and by how many connections (see
     /// [`COALESCE_PER_CONN`]).
@@ -357,6 +361,7 @@ impl Loop {
             clock: Clock::new(),
             accept_paused_until: None,
             released_at: Instant::ZERO,
+            in_use: Vec::new(),
             scratch: vec![0u8; AXFR_MESSAGE],
             answered: 0,
             served: 0,
@@ -455,6 +460,7 @@ impl Loop {
                 ticket: Some(ticket),
                 axfr: VecDeque::new(),
                 reason: None,
+                in_use: false,
             });
             // Data already waiting (TFO, or a fast client) is reported by the
             // registration itself (edge-triggered epoll raises an edge for it), so
@@ -532,6 +538,10 @@ impl Loop {
         if self.answered > before {
             self.served += 1;
         }
+        if !c.in_use {
+            c.in_use = true;
+            self.in_use.push((slot, c.generation));
+        }
         if let Some(t) = c.ticket.as_ref() {
             self.limits.touch(t, c.driver.machine().last_activity());
         }
@@ -561,15 +571,30 @@ impl Loop {
     /// not its 4 KiB + 64 KiB of buffers.
     fn release_idle_buffers(&mut self, now: Instant) {
         let mut freed = false;
-        for c in self.conns.iter_mut().flatten() {
+        // Only connections driven since their last release can hold buffers, so
+        // thousands of connections idle for long cost nothing here.
+        let mut list = std::mem::take(&mut self.in_use);
+        list.retain(|&(slot, generation)| {
+            let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                return false;
+            };
+            if c.generation != generation {
+                return false;
+            }
             let m = c.driver.machine_mut();
             if now.saturating_duration_since(m.last_activity()) < RELEASE_AFTER {
-                continue;
+                return true;
             }
-            if let Some((rx, tx)) = m.idle_storage() {
-                freed |= rx.release() | tx.release();
+            match m.idle_storage() {
+                Some((rx, tx)) => {
+                    freed |= rx.release() | tx.release();
+                    c.in_use = false;
+                    false
+                }
+                None => true,
             }
-        }
+        });
+        self.in_use = list;
         // glibc keeps freed blocks resident; hand the pages back.
         if freed {
             sys::trim_heap();
