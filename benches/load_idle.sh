@@ -127,14 +127,15 @@ start_load
 rss1=$(rss_kib "$SPID")
 echo "serve RSS: before ${rss0} KiB, holding ${rss1} KiB," \
     "$(awk -v a="$rss0" -v b="$rss1" -v n="$CONNS" 'BEGIN { printf "%.2f KiB per idle connection", (b - a) / n }')"
-t0=$(cpu_ticks "$SPID")
-sleep 2
-t1=$(cpu_ticks "$SPID")
-echo "serve CPU while only holding them (2 s): $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
-    'BEGIN { printf "%.1f %% of a core", t / hz / 2 * 100 }')"
+sleep 2.5
 rss2=$(rss_kib "$SPID")
-echo "serve RSS after 3 s of silence (buffers of idle connections given back): ${rss2} KiB," \
+echo "serve RSS after 2.5 s of silence (buffers of idle connections given back): ${rss2} KiB," \
     "$(awk -v a="$rss0" -v b="$rss2" -v n="$CONNS" 'BEGIN { printf "%.2f KiB per idle connection", (b - a) / n }')"
+t0=$(cpu_ticks "$SPID")
+sleep 4
+t1=$(cpu_ticks "$SPID")
+echo "serve CPU while only holding them (4 s): $(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.2f %% of a core", t / hz / 4 * 100 }')"
 echo "dnsperf -c 20 -q 200 -l $DURATION while holding: $(perf_run 20 200)"
 echo "dnsperf -c 1 -q 100 -l $DURATION while holding: $(perf_run 1 100)"
 echo "idle connections after: $(cmd check)"
