@@ -68,7 +68,8 @@ pub struct QueryOptions {
     pub dnssec_ok: bool,
     /// Open a multi-message handle (X1): every matching message is delivered until
     /// the caller cancels the handle, a message with a non-zero RCODE arrives, or
-    /// (for AXFR) the closing SOA arrives. AXFR queries are always multi-message.
+    /// (for AXFR and IXFR) the transfer's answer is complete. AXFR and IXFR queries
+    /// are always multi-message.
     pub multi: bool,
 }
 

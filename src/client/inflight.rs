@@ -18,6 +18,7 @@ use crate::wire::{Class, Name, NameBuf, Question, Rtype};
 use super::config::QUARANTINE_CAPACITY;
 use super::event::Handle;
 use super::rng::SplitMix64;
+use super::xfr::Xfr;
 
 /// A terminal outcome waiting to be reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,8 +48,8 @@ pub(crate) struct Slot {
     pub(crate) multi: bool,
     /// Messages delivered so far (multi-message handles).
     pub(crate) messages: u32,
-    /// Answer records seen so far (AXFR end detection).
-    pub(crate) records: u32,
+    /// Where a transfer answer stands (AXFR/IXFR end detection, X1).
+    pub(crate) xfr: Xfr,
 }
 
 impl Slot {
@@ -59,7 +60,7 @@ impl Slot {
         qclass: Class::In,
         multi: false,
         messages: 0,
-        records: 0,
+        xfr: Xfr::None,
     };
 
     /// Same question: name case-insensitively, type and class exactly (C4).
@@ -97,6 +98,7 @@ pub(crate) struct NewSlot<'n, 'a> {
     pub(crate) qclass: Class,
     pub(crate) deadline: Instant,
     pub(crate) multi: bool,
+    pub(crate) xfr: Xfr,
 }
 
 impl<const N: usize> InFlight<N> {
@@ -236,7 +238,7 @@ impl<const N: usize> InFlight<N> {
             s.qclass = new.qclass;
             s.multi = new.multi;
             s.messages = 0;
-            s.records = 0;
+            s.xfr = new.xfr;
         }
         if let Some(id) = self.ids.get_mut(i) {
             *id = new.id;

@@ -57,6 +57,7 @@ mod event;
 mod inflight;
 pub mod retry;
 mod rng;
+mod xfr;
 
 use core::ops::Range;
 use core::time::Duration;
@@ -68,7 +69,7 @@ use crate::time::Instant;
 use crate::timer::TimerTable;
 use crate::wire::edns::keepalive::duration_from_units;
 use crate::wire::header::set_id_in;
-use crate::wire::{BuildError, Builder, Class, Message, Name, Rcode, Rtype};
+use crate::wire::{BuildError, Builder, Class, Message, Name, RData, Rcode, Rtype};
 
 pub use config::{Config, QUARANTINE_CAPACITY, QueryOptions};
 pub use event::{CloseReason, Event, FailReason, Handle, SendError, Stats};
@@ -76,6 +77,7 @@ pub use retry::{Retry, RetryDecision, RetryPolicy};
 
 use inflight::{InFlight, NewSlot, Outcome};
 use rng::SplitMix64;
+use xfr::{Phase, Xfr};
 
 /// Timers of the client machine, indexes into its [`TimerTable`].
 #[derive(Clone, Copy)]
@@ -218,8 +220,10 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
 
     /// Queues `query` (a complete DNS message with exactly one question) and returns
     /// its handle. The machine assigns the ID, overwriting the first two bytes in its
-    /// copy (C2); the caller's bytes are not modified. AXFR queries open
-    /// multi-message handles (X1). EDNS options are sent as the caller wrote them.
+    /// copy (C2); the caller's bytes are not modified. AXFR and IXFR queries open
+    /// multi-message handles (X1); an IXFR query's authority SOA gives the serial
+    /// the answer is measured against. EDNS options are sent as the caller wrote
+    /// them.
     pub fn send(&mut self, now: Instant, query: &[u8]) -> Result<Handle, SendError> {
         self.tick(now);
         self.accepting()?;
@@ -230,7 +234,14 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
         let summary = msg.check().map_err(SendError::Malformed)?;
         let q = summary.question.ok_or(SendError::NotAQuery)?;
         let (name, qtype, qclass) = (q.name, q.qtype, q.qclass);
-        let multi = qtype == Rtype::Axfr;
+        let multi = matches!(qtype, Rtype::Axfr | Rtype::Ixfr);
+        // An IXFR query carries the client's SOA in its authority section.
+        let asked = msg.authority().ok().and_then(|mut a| {
+            a.find_map(|r| match r.ok()?.data().ok()? {
+                RData::Soa { serial, .. } => Some(serial),
+                _ => None,
+            })
+        });
         let len = query.len();
         let queued = self.enqueue(len, |space, id| {
             let dst = space.get_mut(..len).ok_or(SendError::NoSpace)?;
@@ -238,7 +249,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
             set_id_in(dst, id);
             Ok(len)
         })?;
-        Ok(self.store(queued, &name, qtype, qclass, multi))
+        Ok(self.store(queued, &name, qtype, qclass, multi, asked))
     }
 
     /// Builds and queues a query for `name`/`qtype`/`qclass` (C1, C3). With EDNS the
@@ -277,8 +288,8 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
         if edns {
             self.edns_sent += 1;
         }
-        let multi = options.multi || qtype == Rtype::Axfr;
-        Ok(self.store(queued, name, qtype, qclass, multi))
+        let multi = options.multi || matches!(qtype, Rtype::Axfr | Rtype::Ixfr);
+        Ok(self.store(queued, name, qtype, qclass, multi, None))
     }
 
     /// Queues an AXFR (RFC 5936) for `zone`, class IN, RD clear: a multi-message
@@ -291,6 +302,46 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
             ..QueryOptions::default()
         };
         self.send_question(now, zone, Rtype::Axfr, Class::In, options)
+    }
+
+    /// Queues an IXFR (RFC 1995) for `zone`, class IN, RD clear, with the client's
+    /// `serial` in an SOA in the authority section: a multi-message handle (X1)
+    /// that delivers each message until the answer is complete
+    /// ([`Event::Finished`]): a single SOA not newer than `serial` (up to date),
+    /// the closing SOA of the difference sequences, or the end of a full zone sent
+    /// instead. EDNS as for [`send_question`](Self::send_question).
+    pub fn send_ixfr(
+        &mut self,
+        now: Instant,
+        zone: &Name<'_>,
+        serial: u32,
+    ) -> Result<Handle, SendError> {
+        self.tick(now);
+        self.accepting()?;
+        let edns = self.config.edns;
+        let udp_size = self.config.edns_udp_size;
+        let estimate = crate::wire::HEADER_LEN + 2 * zone.wire_len() + 40 + 15;
+        let queued = self.enqueue(estimate, |space, id| {
+            let mut b = Builder::new(space, id);
+            b.push_question(zone, Rtype::Ixfr, Class::In)
+                .map_err(build_err)?;
+            let soa = RData::Soa {
+                mname: Name::root(),
+                rname: Name::root(),
+                serial,
+                refresh: 0,
+                retry: 0,
+                expire: 0,
+                minimum: 0,
+            };
+            b.authority(zone, 0, &soa).map_err(build_err)?;
+            if edns {
+                b.push_opt(udp_size, 0, 0, false, |_| Ok(()))
+                    .map_err(build_err)?;
+            }
+            Ok(b.finish())
+        })?;
+        Ok(self.store(queued, zone, Rtype::Ixfr, Class::In, true, Some(serial)))
     }
 
     /// Re-issues over TCP a query whose UDP response had TC=1 (T3): one call, the
@@ -538,7 +589,16 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
         qtype: Rtype,
         qclass: Class,
         multi: bool,
+        asked: Option<u32>,
     ) -> Handle {
+        let xfr = match qtype {
+            Rtype::Axfr => Xfr::Axfr { records: 0 },
+            Rtype::Ixfr => Xfr::Ixfr {
+                asked,
+                phase: Phase::Start,
+            },
+            _ => Xfr::None,
+        };
         if let Some(i) = self.inflight.free_index() {
             self.inflight.insert(
                 i,
@@ -550,6 +610,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
                     qclass,
                     deadline: self.now.saturating_add(self.config.query_timeout),
                     multi,
+                    xfr,
                 },
             );
         }
@@ -693,14 +754,19 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
                 Ok(summary) => {
                     let keepalive = summary.opt.and_then(|o| o.keepalive()).flatten();
                     let mut soa_end = false;
-                    let mut records = slot.records;
-                    if slot.multi && slot.qtype == Rtype::Axfr {
+                    let mut xfr = slot.xfr;
+                    if slot.multi && xfr != Xfr::None {
                         if let Ok(answers) = msg.answers() {
                             for rr in answers.flatten() {
-                                soa_end |= rr.rtype() == Rtype::Soa && records > 0;
-                                records = records.saturating_add(1);
+                                // `check` has decoded every RDATA already.
+                                let serial = match rr.data() {
+                                    Ok(RData::Soa { serial, .. }) => Some(serial),
+                                    _ => None,
+                                };
+                                soa_end |= xfr.record(serial);
                             }
                         }
+                        soa_end |= xfr.message_end();
                     }
                     // `Message::rcode` would walk the message again for the OPT
                     // record that `check` just found.
@@ -710,7 +776,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
                         None => Rcode::from_int(low),
                     };
                     let end = soa_end || rcode != Rcode::NoError;
-                    Ok((i, keepalive, records, end))
+                    Ok((i, keepalive, xfr, end))
                 }
             }
         };
@@ -722,7 +788,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
                 self.after_change();
                 Some(Found::Failed(handle, FailReason::Malformed(e)))
             }
-            Ok((i, keepalive, records, end)) => {
+            Ok((i, keepalive, xfr, end)) => {
                 if let Some(units) = keepalive {
                     self.apply_keepalive(units);
                 }
@@ -732,7 +798,7 @@ impl<B: AsMut<[u8]> + AsRef<[u8]>, const N: usize> Connection<B, N> {
                 let handle = slot.handle;
                 if slot.multi {
                     slot.messages = slot.messages.saturating_add(1);
-                    slot.records = records;
+                    slot.xfr = xfr;
                     self.inflight.set_deadline(i, deadline);
                     if end {
                         self.inflight.end(i, Outcome::Finished);

@@ -8,7 +8,7 @@ use dnstcp::client::{
     RetryPolicy, SendError,
 };
 use dnstcp::time::Instant;
-use dnstcp::wire::{Builder, Class, Message, NameBuf, Rcode, Rtype, Section};
+use dnstcp::wire::{Builder, Class, Message, NameBuf, RData, Rcode, Rtype, Section};
 
 use crate::common::alloc::assert_no_alloc;
 
@@ -980,6 +980,135 @@ fn x1_axfr_of_several_messages() {
     );
     assert_eq!(c.in_flight(), 0);
     assert_eq!(c.stats().responses, 4);
+}
+
+/// One framed IXFR answer message: `question` or none, then answer records of
+/// zone.test, each an SOA with that serial (`Some`) or an A record (`None`).
+fn ixfr_message(id: u16, question: bool, records: &[Option<u32>]) -> Vec<u8> {
+    let mut buf = vec![0u8; 4096];
+    let zone = name("zone.test");
+    let len = {
+        let mut b = Builder::new(&mut buf[2..], id);
+        b.header_mut().set_qr(true);
+        if question {
+            b.push_question(&zone.as_name(), Rtype::Ixfr, Class::In)
+                .unwrap();
+        }
+        let (ns, hm) = (name("ns.zone.test"), name("hm.zone.test"));
+        for r in records {
+            let data = match r {
+                Some(serial) => RData::Soa {
+                    mname: ns.as_name(),
+                    rname: hm.as_name(),
+                    serial: *serial,
+                    refresh: 1,
+                    retry: 2,
+                    expire: 3,
+                    minimum: 4,
+                },
+                None => RData::A([192, 0, 2, 1].into()),
+            };
+            b.answer(&zone.as_name(), 60, &data).unwrap();
+        }
+        b.finish()
+    };
+    buf[..2].copy_from_slice(&(len as u16).to_be_bytes());
+    buf.truncate(len + 2);
+    buf
+}
+
+/// X1, IXFR (RFC 1995): the query carries the client's serial in an authority
+/// SOA; the handle gets every message and finishes exactly at the end of the
+/// answer, for each shape of answer, and not a message earlier.
+#[test]
+fn x1_ixfr_finishes_where_the_answer_ends() {
+    const N: Option<u32> = None;
+    // (asked serial, messages, how many messages make the whole answer)
+    let cases: [(u32, &[&[Option<u32>]]); 5] = [
+        // Up to date: one SOA.
+        (7, &[&[Some(7)]]),
+        // RFC 1995 §7: 1 -> 2 -> 3, in three messages.
+        (
+            1,
+            &[
+                &[Some(3), Some(1), N],
+                &[Some(2), N, Some(2)],
+                &[N, Some(3), N, Some(3)],
+            ],
+        ),
+        // The newer SOA alone in the first message: more follows.
+        (1, &[&[Some(2)], &[Some(1), N, Some(2), N, Some(2)]]),
+        // A full zone instead of differences.
+        (1, &[&[Some(5), N, N], &[N, N], &[N, Some(5)]]),
+        // A zone that is only its SOA.
+        (1, &[&[Some(5), Some(5)]]),
+    ];
+    for (asked, msgs) in cases {
+        let mut c: Conn = conn(Config::default());
+        let h = c
+            .send_ixfr(t(0), &name("zone.test").as_name(), asked)
+            .unwrap();
+        let q = flush(&mut c, 0);
+        let m = Message::new(&q[0]).unwrap();
+        assert_eq!(m.first_question().unwrap().unwrap().qtype, Rtype::Ixfr);
+        assert!(!m.rd());
+        let soa: Vec<u32> = m
+            .authority()
+            .unwrap()
+            .filter_map(|r| match r.unwrap().data().unwrap() {
+                RData::Soa { serial, .. } => Some(serial),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(soa, [asked]);
+        let id = c.query_id(h).unwrap();
+        for (i, recs) in msgs.iter().enumerate() {
+            let evs = feed(&mut c, 1 + i as u64, &ixfr_message(id, i == 0, recs));
+            let last = i + 1 == msgs.len();
+            let want_q = (i == 0).then(|| "zone.test".to_string());
+            let mut want = vec![Ev::Resp(h, id, want_q)];
+            if last {
+                want.push(Ev::Fin(h));
+            }
+            assert_eq!(evs, want, "asked {asked}, message {i}: {msgs:?}");
+        }
+        assert_eq!(c.in_flight(), 0, "asked {asked}: {msgs:?}");
+    }
+}
+
+/// X1: an IXFR query sent as raw bytes (`send`) is a multi-message handle too, and
+/// its authority SOA's serial is the one the answer is measured against.
+#[test]
+fn x1_raw_ixfr_query_is_a_transfer() {
+    let mut buf = vec![0u8; 512];
+    let zone = name("zone.test");
+    let len = {
+        let mut b = Builder::new(&mut buf, 1);
+        b.push_question(&zone.as_name(), Rtype::Ixfr, Class::In)
+            .unwrap();
+        let root = dnstcp::wire::Name::root();
+        let soa = RData::Soa {
+            mname: root,
+            rname: root,
+            serial: 9,
+            refresh: 0,
+            retry: 0,
+            expire: 0,
+            minimum: 0,
+        };
+        b.authority(&zone.as_name(), 0, &soa).unwrap();
+        b.finish()
+    };
+    let mut c: Conn = conn(Config::default());
+    let h = c.send(t(0), &buf[..len]).unwrap();
+    flush(&mut c, 0);
+    let id = c.query_id(h).unwrap();
+    // Serial 9 is current: the single SOA ends it.
+    let evs = feed(&mut c, 1, &ixfr_message(id, true, &[Some(9)]));
+    assert_eq!(
+        evs,
+        vec![Ev::Resp(h, id, Some("zone.test".into())), Ev::Fin(h)]
+    );
 }
 
 #[test]

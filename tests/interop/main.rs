@@ -13,6 +13,7 @@
 #![allow(unreachable_pub, dead_code)]
 
 mod halfclose;
+mod ixfr;
 mod load;
 mod ours;
 mod ours_vs_peers;

@@ -148,6 +148,9 @@ pub struct PeerOptions {
     pub idle_timeout: Option<Duration>,
     /// Queries answered per connection before the server closes it (NSD only).
     pub queries_per_conn: Option<u32>,
+    /// Keep a journal of zone changes, computed from the zone file on reload, and
+    /// serve IXFR from it (Knot only).
+    pub journal: bool,
 }
 
 /// Why a peer could not be started.
@@ -349,6 +352,12 @@ impl Peer {
 
     /// Starts `kind` with `options`, retrying on a fresh port if the port was taken.
     pub fn start_with(kind: PeerKind, options: PeerOptions) -> Result<Peer, PeerError> {
+        if options.journal && kind != PeerKind::Knot {
+            return Err(PeerError::Unsupported {
+                kind,
+                what: "IXFR journal",
+            });
+        }
         if options.queries_per_conn.is_some() && !kind.has_query_limit() {
             return Err(PeerError::Unsupported {
                 kind,
@@ -646,6 +655,11 @@ auth-zone:
                 .idle_timeout
                 .map(|t| format!("    tcp-idle-timeout: {}\n", secs_up(t)))
                 .unwrap_or_default();
+            let journal = if o.journal {
+                "    journal-content: changes\n    zonefile-load: difference\n"
+            } else {
+                "    journal-content: none\n"
+            };
             (
                 "knot.conf",
                 format!(
@@ -668,8 +682,7 @@ template:
   - id: default
     storage: "{d}"
     zonefile-sync: -1
-    journal-content: none
-zone:
+{journal}zone:
   - domain: example.test.
     file: "{z}"
     acl: loopback_xfr

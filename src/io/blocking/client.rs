@@ -518,6 +518,29 @@ impl Client {
         })
     }
 
+    /// Starts an incremental zone transfer (IXFR, RFC 1995) of `zone` from the
+    /// client's `serial`: an iterator over the response messages (the same
+    /// [`Axfr`] iterator), ending when the answer is complete — one SOA when
+    /// `serial` is current, else after the closing SOA of the differences or of a
+    /// full zone sent instead.
+    pub fn ixfr(&mut self, zone: &NameBuf, serial: u32) -> Result<Axfr<'_>, Error> {
+        self.ensure_conn()?;
+        let now = self.clock.now();
+        let conn = self.conn.as_mut().ok_or(Error::Reset)?;
+        let handle = conn
+            .driver
+            .machine_mut()
+            .send_ixfr(now, &zone.as_name(), serial)
+            .map_err(Error::BadQuery)?;
+        self.stats.queries += 1;
+        Ok(Axfr {
+            client: self,
+            handle,
+            started: now,
+            done: false,
+        })
+    }
+
     /// Closes the connection now (queries in flight were already answered or failed).
     pub fn close(&mut self) {
         self.conn = None;
@@ -649,8 +672,8 @@ fn fail_error(reason: FailReason, unanswered: usize) -> Error {
     }
 }
 
-/// A zone transfer in progress: yields each response message until the closing
-/// SOA (or an error).
+/// A zone transfer in progress ([`Client::axfr`] or [`Client::ixfr`]): yields each
+/// response message until the transfer's answer is complete (or an error).
 pub struct Axfr<'c> {
     client: &'c mut Client,
     handle: Handle,
