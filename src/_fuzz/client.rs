@@ -16,7 +16,7 @@ use core::time::Duration;
 const SLOTS: usize = 8;
 const MAX_HANDLES: usize = 256;
 const NAMES: [&str; 4] = ["a.test", "b.test", "A.TEST", "c.example"];
-const TYPES: [Rtype; 4] = [Rtype::A, Rtype::Aaaa, Rtype::Axfr, Rtype::Txt];
+const TYPES: [Rtype; 5] = [Rtype::A, Rtype::Aaaa, Rtype::Axfr, Rtype::Txt, Rtype::Ixfr];
 
 struct Track {
     /// Per handle serial: 0 unknown, 1 live, 2 ended.
@@ -137,7 +137,7 @@ pub fn client_ops(data: &[u8]) {
         steps += 1;
         match inp.byte() % 13 {
             0 | 1 if tr.sent < MAX_HANDLES => {
-                let (ni, ti, flags) = (inp.byte() % 4, inp.byte() % 4, inp.byte());
+                let (ni, ti, flags) = (inp.byte() % 4, inp.byte() % 5, inp.byte());
                 let n = name(ni);
                 let qtype = TYPES[usize::from(ti)];
                 let opts = QueryOptions {
@@ -145,7 +145,9 @@ pub fn client_ops(data: &[u8]) {
                     multi: flags & 2 == 2,
                     ..QueryOptions::default()
                 };
-                let r = if flags & 4 == 0 {
+                let r = if qtype == Rtype::Ixfr && flags & 8 == 8 {
+                    c.send_ixfr(Instant::from_millis(now), &n.as_name(), u32::from(flags))
+                } else if flags & 4 == 0 {
                     c.send_question(
                         Instant::from_millis(now),
                         &n.as_name(),
@@ -168,7 +170,8 @@ pub fn client_ops(data: &[u8]) {
                     tr.state[i] = 1;
                     tr.name[i] = ni;
                     tr.qtype[i] = qtype;
-                    tr.multi[i] = (opts.multi && flags & 4 == 0) || qtype == Rtype::Axfr;
+                    tr.multi[i] = (opts.multi && flags & 4 == 0)
+                        || matches!(qtype, Rtype::Axfr | Rtype::Ixfr);
                     tr.sent += 1;
                 }
             }
