@@ -30,6 +30,7 @@ pub const MAX_ENTRY: usize = 4096;
 /// the question exactly as it was asked. Answers are built in full (up to
 /// [`CACHE_MAX_ENTRY`](super::CACHE_MAX_ENTRY) octets) before they are kept, so
 /// what a buffer too small for them receives is the zone's own truncated answer.
+/// A hit allocates nothing; a miss allocates only while its slot grows.
 ///
 /// ```
 /// use std::sync::Arc;

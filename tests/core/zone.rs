@@ -1015,3 +1015,21 @@ fn zone_cache_collisions_and_case() {
     cache.answer(&Message::new(&upper).unwrap(), &mut out);
     assert_eq!(cache.stats(), (1, 7));
 }
+
+/// A cache hit copies the stored answer and allocates nothing; a miss into a slot
+/// that already held an answer at least as long reuses its memory.
+#[test]
+fn zone_cache_hit_does_not_allocate() {
+    use dnstcp::zone::AnswerCache;
+    let mut cache = AnswerCache::new(std::sync::Arc::new(zone().clone()), 1);
+    let big = Q::new("big1200.example.test", Rtype::Txt).edns(0).bytes();
+    let small = Q::new("www.example.test", Rtype::A).bytes();
+    let mut out = vec![0u8; 65535];
+    cache.answer(&Message::new(&big).unwrap(), &mut out);
+    let msg = Message::new(&big).unwrap();
+    let n = assert_no_alloc("cache hit", || cache.answer(&msg, &mut out));
+    assert!(n > 1200);
+    let msg = Message::new(&small).unwrap();
+    assert_no_alloc("miss into a grown slot", || cache.answer(&msg, &mut out));
+    assert_eq!(cache.stats(), (1, 2));
+}
