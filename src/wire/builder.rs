@@ -273,66 +273,68 @@ impl<'b> Builder<'b> {
                 suffix = suffix.parent();
             }
         }
-        // Each suffix written here is remembered by its shape: its length and label
-        // count go down by one label at a time.
-        let mut wire_len = name.wire_len();
-        let mut left = labels;
-        // Fast path: the labels to write lie contiguous in the source (no pointer
-        // among them, as in any uncompressed name) and fit: one copy, then the
-        // shapes are read back from what was written. Otherwise (or when out of
-        // space, so the error is the same) label by label below.
-        if let Some(src) = (written > 1)
-            .then(|| name.contiguous_prefix(written))
-            .flatten()
-        {
-            let at = self.len;
-            let end = at + src.len();
-            if end <= self.limit {
-                if let Some(dst) = self.buf.get_mut(at..end) {
-                    dst.copy_from_slice(src);
-                    self.len = end;
-                    if compress {
-                        let mut p = at;
-                        for _ in 0..written {
-                            let l = usize::from(src[p - at]);
-                            self.compress.remember_shape(p, wire_len, left);
-                            wire_len -= 1 + l;
-                            left -= 1;
-                            p += 1 + l;
-                        }
-                    }
-                    return match pointer {
-                        Some(off) if usize::from(off) < MAX_COMPRESSION_OFFSET => {
-                            self.put_u16(0xC000 | off)
-                        }
-                        _ => self.put(&[0]),
-                    };
+        if !self.put_run(name, written, compress) {
+            // Each suffix written here is remembered by its shape: its length and
+            // label count go down by one label at a time.
+            let mut wire_len = name.wire_len();
+            let mut left = labels;
+            for label in name.labels().take(written) {
+                let at = self.len;
+                let end = at + 1 + label.len();
+                // The same errors as `put` of the length octet, then of the label.
+                if at + 1 > self.limit {
+                    return Err(BuildError::NoSpace { required: at + 1 });
                 }
-            }
-        }
-        for label in name.labels().take(written) {
-            let at = self.len;
-            let end = at + 1 + label.len();
-            // The same errors as `put` of the length octet, then of the label.
-            if at + 1 > self.limit {
-                return Err(BuildError::NoSpace { required: at + 1 });
-            }
-            let Some(dst) = self.buf.get_mut(at..end).filter(|_| end <= self.limit) else {
-                return Err(BuildError::NoSpace { required: end });
-            };
-            dst[0] = label.len() as u8;
-            dst[1..].copy_from_slice(label);
-            self.len = end;
-            if compress {
-                self.compress.remember_shape(at, wire_len, left);
-                wire_len -= 1 + label.len();
-                left -= 1;
+                let Some(dst) = self.buf.get_mut(at..end).filter(|_| end <= self.limit) else {
+                    return Err(BuildError::NoSpace { required: end });
+                };
+                dst[0] = label.len() as u8;
+                dst[1..].copy_from_slice(label);
+                self.len = end;
+                if compress {
+                    self.compress.remember_shape(at, wire_len, left);
+                    wire_len -= 1 + label.len();
+                    left -= 1;
+                }
             }
         }
         match pointer {
             Some(off) if usize::from(off) < MAX_COMPRESSION_OFFSET => self.put_u16(0xC000 | off),
             _ => self.put(&[0]),
         }
+    }
+
+    /// Writes the first `written` labels of `name` with one copy when they lie
+    /// contiguous in the source (no pointer among them, as in any uncompressed
+    /// name) and fit, then remembers their shapes from what was written. Returns
+    /// false, having written nothing, otherwise: the caller goes label by label,
+    /// which also reports running out of space exactly.
+    #[inline(always)]
+    fn put_run(&mut self, name: &Name<'_>, written: usize, compress: bool) -> bool {
+        let Some(src) = (written > 1)
+            .then(|| name.contiguous_prefix(written))
+            .flatten()
+        else {
+            return false;
+        };
+        let at = self.len;
+        let end = at + src.len();
+        let Some(dst) = self.buf.get_mut(at..end).filter(|_| end <= self.limit) else {
+            return false;
+        };
+        dst.copy_from_slice(src);
+        self.len = end;
+        if compress {
+            let (mut wire_len, mut left, mut p) = (name.wire_len(), name.label_count(), at);
+            for _ in 0..written {
+                let l = usize::from(src[p - at]);
+                self.compress.remember_shape(p, wire_len, left);
+                wire_len -= 1 + l;
+                left -= 1;
+                p += 1 + l;
+            }
+        }
+        true
     }
 
     fn enter(&mut self, s: Section) -> Result<(), BuildError> {
